@@ -1,0 +1,36 @@
+# Everything a fresh clone needs: `make serve` and `make test` build .venv on first use.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test validate summary fmt check-fmt clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 2; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/autokg validate
+	$(BIN)/autokg summary
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+validate: $(STAMP)
+	$(BIN)/autokg validate
+
+summary: $(STAMP)
+	$(BIN)/autokg summary
+
+fmt: $(STAMP)
+	$(BIN)/autokg fmt
+
+check-fmt: $(STAMP)
+	$(BIN)/autokg fmt --check
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache

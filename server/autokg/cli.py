@@ -1,0 +1,86 @@
+"""The `autokg` command line: the only module that prints or exits."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from autokg import __version__
+from autokg.config import project_files
+from autokg.errors import AutokgError
+from autokg.loading import load_graph, load_project
+from autokg.statistics import dataset_summary, render_summary
+from autokg.turtle import format_turtle_file
+from autokg.validation import REPORT_FORMATS, validate_graph
+
+FAIL_ON = {"violation": "Violation", "warning": "Warning", "info": "Info"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="autokg", description="Validate, inspect and serve the autokg dataset.")
+    parser.add_argument("--version", action="version", version=f"autokg {__version__}")
+    parser.add_argument("--root", type=Path, help="project root (default: $AUTOKG_ROOT or this checkout)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check data against autokg's ontology and shapes")
+    validate.add_argument("files", nargs="*", type=Path, help="RDF files to check (default: the project's own data)")
+    validate.add_argument("--format", choices=REPORT_FORMATS, default="text", help="report format (default: text)")
+    validate.add_argument(
+        "--fail-on", choices=sorted(FAIL_ON), default="violation",
+        help="lowest severity that makes the exit status 1 (default: violation)",
+    )
+    validate.set_defaults(run=run_validate)
+
+    summary = commands.add_parser("summary", help="print the dataset's counts")
+    summary.add_argument("--format", choices=("text", "json"), default="text")
+    summary.set_defaults(run=run_summary)
+
+    fmt = commands.add_parser("fmt", help="rewrite the project's Turtle files in canonical sorted form")
+    fmt.add_argument("files", nargs="*", type=Path, help="Turtle files (default: every file the project maintains)")
+    fmt.add_argument("--check", action="store_true", help="only report files that are not canonical (exit 1 if any)")
+    fmt.set_defaults(run=run_fmt)
+    return parser
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """`autokg validate`: exit 0 when the data conforms, 1 on findings at the threshold, 2 on unreadable input."""
+    files = project_files(args.root)
+    project = load_project(files)
+    data = load_graph(args.files) if args.files else project.data
+    report = validate_graph(data, project)
+    sys.stdout.write(report.render(args.format))
+    return 1 if report.fails(FAIL_ON[args.fail_on]) else 0
+
+
+def run_summary(args: argparse.Namespace) -> int:
+    """`autokg summary`: print the counts of the project's data."""
+    project = load_project(project_files(args.root))
+    summary = dataset_summary(project.data, project.ontology)
+    sys.stdout.write(json.dumps(summary, indent=2) + "\n" if args.format == "json" else render_summary(summary))
+    return 0
+
+
+def run_fmt(args: argparse.Namespace) -> int:
+    """`autokg fmt`: canonicalize Turtle files, or with --check list those that are not canonical."""
+    paths = args.files or project_files(args.root).turtle_files()
+    changed = [path for path in paths if format_turtle_file(path, write=not args.check)]
+    for path in changed:
+        print(f"{'not canonical' if args.check else 'reformatted'}: {path}")
+    return 1 if (args.check and changed) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except AutokgError as error:
+        print(f"autokg: error: {error}", file=sys.stderr)
+        return error.exit_status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
