@@ -1,5 +1,5 @@
 # Everything a fresh clone needs: `make serve` and `make test` build .venv on first use.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

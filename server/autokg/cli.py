@@ -52,6 +52,7 @@ def run_validate(args: argparse.Namespace) -> int:
     data = load_graph(args.files) if args.files else project.data
     report = validate_graph(data, project)
     sys.stdout.write(report.render(args.format))
+    print(f"autokg: validated {len(data)} triples in {report.seconds:.2f} s", file=sys.stderr)
     return 1 if report.fails(FAIL_ON[args.fail_on]) else 0
 
 

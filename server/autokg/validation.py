@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 from pyshacl import validate as shacl_validate
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
+from rdflib.collection import Collection
 from rdflib.namespace import NamespaceManager
 
 from autokg.config import ONTOLOGY_NS, RESOURCE_NS, SHAPES_NS, VOCAB_NS, WIKIDATA_ENTITY_NS
@@ -96,7 +97,8 @@ class ValidationReport:
         """One line: counts by severity and the verdict."""
         counts = ", ".join(f"{self.count(s)} {s.lower()}{'s' if self.count(s) != 1 else ''}" for s in SEVERITIES)
         verdict = "conforms" if self.conforms else "does not conform"
-        return f"{counts} on {len({f.focus for f in self.findings})} nodes; {verdict} ({self.seconds:.2f} s)"
+        nodes = len({f.focus for f in self.findings})
+        return f"{counts} on {nodes} node{'s' if nodes != 1 else ''}; {verdict}"
 
     def render(self, fmt: str = "text") -> str:
         """The report as text (grouped by focus node), Turtle (the SHACL results graph) or JSON."""
@@ -127,11 +129,15 @@ class ValidationReport:
         for focus in order:
             types = ", ".join(self.focus_types.get(focus, []))
             lines.append(f"{focus}" + (f"  ({types})" if types else ""))
+            shown = set()
             for f in sorted(by_focus[focus], key=lambda f: (-SEVERITIES[f.severity], f.path or "", f.message)):
                 where = f.path or "(node)"
-                value = f"  value {f.value}" if f.value is not None else ""
-                lines.append(f"  {f.severity:<9} {where}{value}")
-                lines.append(f"            {f.message}  [{f.shape}]")
+                value = f"  value {f.value}" if f.value not in (None, f.focus) else ""
+                entry = (f"  {f.severity:<9} {where}{value}", f"            {f.message}  [{f.shape}]")
+                # one value can break several constraints of a shape with the same message: say it once
+                if entry not in shown:
+                    shown.add(entry)
+                    lines.extend(entry)
             lines.append("")
         lines.append(self.summary_line())
         return "\n".join(lines) + "\n"
@@ -178,6 +184,19 @@ def expand(name: str, manager: NamespaceManager) -> URIRef:
         return URIRef(name)
 
 
+def describe_path(path: object, graph: Graph, manager: NamespaceManager) -> str:
+    """A SHACL property path in SPARQL syntax: a predicate, an alternative or an inverse."""
+    if isinstance(path, URIRef):
+        return compact(path, manager)
+    alternatives = graph.value(path, SH.alternativePath)
+    if alternatives is not None:
+        return "|".join(describe_path(p, graph, manager) for p in Collection(graph, alternatives))
+    inverse = graph.value(path, SH.inversePath)
+    if inverse is not None:
+        return "^" + describe_path(inverse, graph, manager)
+    return "(path expression)"
+
+
 def read_findings(results: Graph, manager: NamespaceManager) -> list[Finding]:
     """Turn the sh:ValidationResult nodes of a SHACL report into findings."""
     findings = []
@@ -197,7 +216,7 @@ def read_findings(results: Graph, manager: NamespaceManager) -> list[Finding]:
                 message=messages[0] if messages else "(no message)",
                 shape=compact(shape, manager) if isinstance(shape, URIRef) else "(anonymous shape)",
                 component=compact(one(SH.sourceConstraintComponent), manager),
-                path=compact(path, manager) if isinstance(path, URIRef) else ("(path expression)" if path is not None else None),
+                path=describe_path(path, results, manager) if path is not None else None,
                 value=compact(value, manager) if value is not None else None,
             )
         )
