@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from rdflib import Graph
+from rdflib import Graph, URIRef
 
 from autokg.config import ONTOLOGY_NS, VOCAB_NS
 from autokg.loading import load_graph
@@ -77,7 +77,7 @@ def used_terms(text: str, graph: Graph | None) -> set[str]:
     if graph is not None:
         for triple in graph:
             for term in triple:
-                if str(term).startswith((ONTOLOGY_NS, VOCAB_NS)):
+                if isinstance(term, URIRef) and str(term).startswith((ONTOLOGY_NS, VOCAB_NS)) and str(term) not in (ONTOLOGY_NS, VOCAB_NS):
                     found.add(str(term))
     for prefix, namespace in (("akg", ONTOLOGY_NS), ("akgv", VOCAB_NS)):
         for local in re.findall(rf"(?<![\w:]){prefix}:([A-Za-z][\w-]*)", text):

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pyshacl import validate as shacl_validate
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from rdflib.collection import Collection
+from rdflib.namespace import XSD
 from rdflib.namespace import NamespaceManager
 
 from autokg.config import ONTOLOGY_NS, RESOURCE_NS, SHAPES_NS, VOCAB_NS, WIKIDATA_ENTITY_NS
@@ -52,6 +53,9 @@ def compact(term: object, manager: NamespaceManager) -> str:
         except Exception:
             return f"<{term}>"
     if isinstance(term, Literal):
+        if term.datatype == XSD.string:
+            # Oxigraph makes every plain literal xsd:string; show it as written
+            return Literal(str(term)).n3(manager)
         return term.n3(manager)
     return str(term)
 
@@ -143,12 +147,41 @@ class ValidationReport:
         return "\n".join(lines) + "\n"
 
 
+class CountCachingGraph(Graph):
+    """A graph that remembers its size between changes.
+
+    pyshacl asks for len() of the data graph for every shape and focus node, and on an Oxigraph
+    store each len() is a COUNT query.
+    """
+
+    _size: int | None = None
+
+    def __len__(self) -> int:
+        if self._size is None:
+            self._size = super().__len__()
+        return self._size
+
+    def add(self, triple):  # type: ignore[no-untyped-def]
+        self._size = None
+        return super().add(triple)
+
+    def addN(self, quads):  # type: ignore[no-untyped-def]
+        self._size = None
+        return super().addN(quads)
+
+    def remove(self, triple):  # type: ignore[no-untyped-def]
+        self._size = None
+        return super().remove(triple)
+
+
 def validate_graph(data: Graph, project: Project) -> ValidationReport:
     """Validate `data` against autokg's shapes, with the ontology as ont_graph and the SKOS vocabularies merged in.
 
     Inference stays off: RDFS inference would make a wrongly typed value valid through rdfs:range.
+    The data sits in an Oxigraph store, because pyshacl runs each SPARQL constraint once per focus node
+    and rdflib's own engine would re-parse the query every time.
     """
-    data_graph = Graph()
+    data_graph = CountCachingGraph(store="Oxigraph")
     for part in (data, project.vocabularies):
         for triple in part:
             data_graph.add(triple)
