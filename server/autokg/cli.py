@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from autokg import __version__
+from autokg.build import build
 from autokg.config import project_files
 from autokg.errors import AutokgError
 from autokg.loading import load_graph, load_project
@@ -38,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--format", choices=("text", "json"), default="text")
     summary.set_defaults(run=run_summary)
 
+    build = commands.add_parser("build", help="derive shortcuts, write release artefacts to dist/ and build the store")
+    build.set_defaults(run=run_build)
+
     fmt = commands.add_parser("fmt", help="rewrite the project's Turtle files in canonical sorted form")
     fmt.add_argument("files", nargs="*", type=Path, help="Turtle files (default: every file the project maintains)")
     fmt.add_argument("--check", action="store_true", help="only report files that are not canonical (exit 1 if any)")
@@ -61,6 +65,16 @@ def run_summary(args: argparse.Namespace) -> int:
     project = load_project(project_files(args.root))
     summary = dataset_summary(project.data, project.ontology)
     sys.stdout.write(json.dumps(summary, indent=2) + "\n" if args.format == "json" else render_summary(summary))
+    return 0
+
+
+def run_build(args: argparse.Namespace) -> int:
+    """`autokg build`: write dist/ and (when the inputs changed) the store."""
+    result = build(project_files(args.root))
+    for part, count in result.triples.items():
+        print(f"{part:<10} {count:>6} triples")
+    print(f"wrote {len(result.files)} files to {result.dist}")
+    print(f"store {result.store} ({'rebuilt' if result.store_rebuilt else 'up to date'})")
     return 0
 
 

@@ -123,6 +123,7 @@ class Project:
     files: ProjectFiles
     ontology: Graph
     vocabularies: Graph
+    alignment: Graph
     shapes: Graph
     data: Graph
 
@@ -141,6 +142,7 @@ def load_project(files: ProjectFiles) -> Project:
         files=files,
         ontology=load_graph(files.ontology),
         vocabularies=load_graph(files.vocabularies),
+        alignment=load_graph(files.alignment),
         shapes=load_graph(files.shapes),
         data=load_graph(files.data),
     )
