@@ -9,9 +9,12 @@ from pathlib import Path
 
 from autokg import __version__
 from autokg.build import build
+from autokg.catalog import bind_parameters, find_query, load_catalog, with_parameters
 from autokg.config import project_files
 from autokg.errors import AutokgError
 from autokg.loading import load_graph, load_project
+from autokg.querying import OUTPUT_FORMATS, execute, render
+from autokg.store import current_store, open_store
 from autokg.statistics import dataset_summary, render_summary
 from autokg.turtle import format_turtle_file
 from autokg.validation import REPORT_FORMATS, validate_graph
@@ -39,6 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--format", choices=("text", "json"), default="text")
     summary.set_defaults(run=run_summary)
 
+    queries = commands.add_parser("queries", help="list the competency queries")
+    queries.set_defaults(run=run_queries)
+
+    query = commands.add_parser("query", help="run a competency query (by name) or a query file")
+    query.add_argument("query", metavar="NAME|FILE", help="a catalogue name (see `autokg queries`) or a .rq file")
+    query.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="bind a query parameter")
+    query.add_argument("--format", choices=OUTPUT_FORMATS, help="output format (default: table on a terminal, else csv or turtle)")
+    query.set_defaults(run=run_query)
+
     build = commands.add_parser("build", help="derive shortcuts, write release artefacts to dist/ and build the store")
     build.set_defaults(run=run_build)
 
@@ -65,6 +77,43 @@ def run_summary(args: argparse.Namespace) -> int:
     project = load_project(project_files(args.root))
     summary = dataset_summary(project.data, project.ontology)
     sys.stdout.write(json.dumps(summary, indent=2) + "\n" if args.format == "json" else render_summary(summary))
+    return 0
+
+
+def run_queries(args: argparse.Namespace) -> int:
+    """`autokg queries`: the catalogue, one query a line with its parameters."""
+    for query in load_catalog(project_files(args.root).queries).values():
+        params = ", ".join(f"{p.name} ({p.type})" for p in query.parameters)
+        print(f"{query.name:<34} {query.title}" + (f"  [{params}]" if params else ""))
+    return 0
+
+
+def parse_param_options(options: list[str]) -> dict[str, str]:
+    """--param NAME=VALUE options as a dict; raises AutokgError on a malformed one."""
+    values = {}
+    for option in options:
+        name, sep, value = option.partition("=")
+        if not sep or not name:
+            raise AutokgError(f"--param '{option}': write NAME=VALUE")
+        if name in values:
+            raise AutokgError(f"--param {name} is given twice")
+        values[name] = value
+    return values
+
+
+def run_query(args: argparse.Namespace) -> int:
+    """`autokg query`: run a catalogue query or a file on the built store."""
+    files = project_files(args.root)
+    query = find_query(load_catalog(files.queries), args.query)
+    text = with_parameters(query, bind_parameters(query, parse_param_options(args.param)))
+    if current_store(files) is None:
+        print("autokg: the data changed since the last build; building the store first", file=sys.stderr)
+        build(files)
+    store = open_store(files)
+    results = execute(store, text)
+    fmt = args.format or ("table" if sys.stdout.isatty() else ("turtle" if query.form in ("CONSTRUCT", "DESCRIBE") else "csv"))
+    sys.stdout.buffer.write(render(results, fmt))
+    sys.stdout.flush()
     return 0
 
 

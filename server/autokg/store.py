@@ -65,9 +65,13 @@ def write_store(files: ProjectFiles, nquads: Path) -> Path:
         store.flush()
         del store
         final = dist / name
-        if final.exists():
-            shutil.rmtree(final)
-        building.rename(final)
+        try:
+            building.rename(final)
+        except OSError:
+            # another build of the same inputs finished first; its store is complete, so keep it
+            if not final.is_dir():
+                raise
+            shutil.rmtree(building, ignore_errors=True)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise

@@ -233,7 +233,8 @@ def describe_path(path: object, graph: Graph, manager: NamespaceManager) -> str:
 def read_findings(results: Graph, manager: NamespaceManager) -> list[Finding]:
     """Turn the sh:ValidationResult nodes of a SHACL report into findings."""
     findings = []
-    for result in results.subjects(RDF.type, SH.ValidationResult):
+    # only top-level results: those nested under sh:detail repeat what their parent result says
+    for result in results.objects(None, SH.result):
         def one(predicate: URIRef) -> object:
             return results.value(result, predicate)
 

@@ -1,0 +1,100 @@
+"""Running SPARQL on the Oxigraph store and writing the results in the format asked for."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+
+import pyoxigraph as ox
+
+from autokg.errors import AutokgError
+from autokg.validation import PREFIXES
+
+TABULAR_FORMATS = {
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
+    "json": ox.QueryResultsFormat.JSON,
+    "xml": ox.QueryResultsFormat.XML,
+}
+GRAPH_FORMATS = {"turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPLES}
+OUTPUT_FORMATS = ("table", *TABULAR_FORMATS, *GRAPH_FORMATS)
+
+Results = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples
+
+
+def execute(store: ox.Store, text: str, bindings: dict[str, ox.NamedNode | ox.Literal] | None = None) -> Results:
+    """Run a query on the store's union of graphs, with `bindings` substituted for variables (never pasted in).
+
+    Raises AutokgError with the parser's message on a syntax error.
+    """
+    substitutions = {ox.Variable(name): value for name, value in (bindings or {}).items()}
+    try:
+        return store.query(text, use_default_graph_as_union=True, substitutions=substitutions)
+    except SyntaxError as error:
+        raise AutokgError(f"SPARQL syntax error: {error}") from None
+
+
+def render(results: Results, fmt: str) -> bytes:
+    """Serialize results: table, csv, tsv, json or xml for SELECT/ASK; turtle or ntriples for CONSTRUCT/DESCRIBE."""
+    if fmt == "table":
+        return render_table(results).encode("utf-8")
+    if isinstance(results, ox.QueryTriples):
+        if fmt not in GRAPH_FORMATS:
+            raise AutokgError(f"A CONSTRUCT or DESCRIBE result cannot be written as '{fmt}': use turtle, ntriples or table")
+        return ox.serialize(results, format=GRAPH_FORMATS[fmt], prefixes=PREFIXES)
+    if fmt not in TABULAR_FORMATS:
+        raise AutokgError(f"A SELECT or ASK result cannot be written as '{fmt}': use table, csv, tsv, json or xml")
+    return results.serialize(format=TABULAR_FORMATS[fmt])
+
+
+def short(term: object) -> str:
+    """A term for people: prefixed IRIs, plain literal values."""
+    if term is None:
+        return ""
+    if isinstance(term, ox.NamedNode):
+        for prefix, namespace in PREFIXES.items():
+            if term.value.startswith(namespace):
+                return f"{prefix}:{term.value[len(namespace):]}"
+        return term.value
+    if isinstance(term, ox.Literal):
+        return term.value
+    return str(term)
+
+
+def render_table(results: Results, width: int | None = None) -> str:
+    """A text table that fits the terminal, wrapping long values inside their columns."""
+    if isinstance(results, ox.QueryBoolean):
+        return f"{'yes' if bool(results) else 'no'}\n"
+    if isinstance(results, ox.QueryTriples):
+        header = ["subject", "predicate", "object"]
+        rows = [[short(t.subject), short(t.predicate), short(t.object)] for t in results]
+    else:
+        header = [v.value for v in results.variables]
+        rows = [[short(solution[name]) for name in header] for solution in results]
+    width = width or shutil.get_terminal_size((120, 24)).columns
+    widths = column_widths(header, rows, width)
+    lines = [format_row(header, widths), "  ".join("-" * w for w in widths)]
+    for row in rows:
+        lines.append(format_row(row, widths))
+    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(lines) + "\n"
+
+
+def column_widths(header: list[str], rows: list[list[str]], total: int) -> list[int]:
+    """Column widths that fit `total` characters, shrinking the widest columns first."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    budget = max(total - 2 * (len(widths) - 1), 10 * len(widths))
+    while sum(widths) > budget and max(widths) > 10:
+        widest = widths.index(max(widths))
+        widths[widest] -= 1
+    return [max(w, 1) for w in widths]
+
+
+def format_row(values: list[str], widths: list[int]) -> str:
+    """One table row; a long value wraps onto further lines within its column."""
+    wrapped = [textwrap.wrap(v, w) or [""] for v, w in zip(values, widths)]
+    height = max(len(cell) for cell in wrapped)
+    lines = []
+    for i in range(height):
+        lines.append("  ".join((cell[i] if i < len(cell) else "").ljust(w) for cell, w in zip(wrapped, widths)).rstrip())
+    return "\n".join(lines)
