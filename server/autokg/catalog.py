@@ -53,8 +53,11 @@ class CompetencyQuery:
         raise AutokgError(f"Unknown parameter '{name}' for query '{self.name}' (its parameters: {known})")
 
 
-def read_query_file(path: Path) -> CompetencyQuery:
-    """Read a .rq file and its header; raises AutokgError naming the file and line of a bad header."""
+def read_query_file(path: Path, catalogue: bool = True) -> CompetencyQuery:
+    """Read a .rq file and its header; raises AutokgError naming the file and line of a bad header.
+
+    Catalogue queries must have a title and a question; a user's query file need not.
+    """
     if not path.is_file():
         raise AutokgError("No such query file", path=path)
     text = path.read_text(encoding="utf-8")
@@ -81,6 +84,8 @@ def read_query_file(path: Path) -> CompetencyQuery:
                 )
             parameters.append(Parameter(match["name"], match["type"], match["example"].strip(), match["description"].strip()))
     for key in ("title", "question"):
+        if not catalogue:
+            fields.setdefault(key, path.name)
         if not fields.get(key):
             raise AutokgError(f"The header has no '# {key}:' line", path=path, line=1)
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
@@ -109,7 +114,7 @@ def find_query(catalog: dict[str, CompetencyQuery], name_or_path: str) -> Compet
         return catalog[name_or_path]
     path = Path(name_or_path)
     if path.suffix == ".rq" or path.exists():
-        return read_query_file(path)
+        return read_query_file(path, catalogue=False)
     close = [name for name in catalog if name_or_path.lower() in name.lower()]
     hint = f" Did you mean: {', '.join(close)}?" if close else " `autokg queries` lists the catalogue."
     raise AutokgError(f"Unknown query '{name_or_path}'.{hint}")
