@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test validate summary fmt check-fmt clean
+.PHONY: serve test validate build summary fmt check-fmt clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 2; }
@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 
 serve: $(STAMP)
 	$(BIN)/autokg validate
+	$(BIN)/autokg build
 	$(BIN)/autokg summary
 
 test: $(STAMP)
@@ -22,6 +23,9 @@ test: $(STAMP)
 
 validate: $(STAMP)
 	$(BIN)/autokg validate
+
+build: $(STAMP)
+	$(BIN)/autokg build
 
 summary: $(STAMP)
 	$(BIN)/autokg summary
