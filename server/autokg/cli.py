@@ -51,6 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--format", choices=OUTPUT_FORMATS, help="output format (default: table on a terminal, else csv or turtle)")
     query.set_defaults(run=run_query)
 
+    serve = commands.add_parser("serve", help="run the SPARQL endpoint behind gunicorn")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; $AUTOKG_HOST)")
+    serve.add_argument("--port", type=int, help="port (default 7878; $AUTOKG_PORT)")
+    serve.add_argument("--workers", type=int, help="worker processes (default 4; $AUTOKG_WORKERS)")
+    serve.add_argument("--timeout", type=float, help="query timeout in seconds (default 30; $AUTOKG_TIMEOUT)")
+    serve.add_argument("--max-rows", type=int, help="row cap of an answer (default 100000; $AUTOKG_MAX_ROWS)")
+    serve.add_argument("--max-result-bytes", type=int, help="size cap of an answer in bytes ($AUTOKG_MAX_RESULT_BYTES)")
+    serve.add_argument("--max-body", type=int, dest="max_content_length", help="request body cap in bytes ($AUTOKG_MAX_CONTENT_LENGTH)")
+    serve.add_argument("--allow-service", action="append", dest="service_allow_list", metavar="URL",
+                       help="allow SERVICE calls to this endpoint (repeatable; $AUTOKG_SERVICE_ALLOW_LIST)")
+    serve.add_argument("--store", choices=("memory", "disk"), help="serve from memory (default) or from the on-disk store")
+    serve.set_defaults(run=run_serve)
+
     build = commands.add_parser("build", help="derive shortcuts, write release artefacts to dist/ and build the store")
     build.set_defaults(run=run_build)
 
@@ -114,6 +127,18 @@ def run_query(args: argparse.Namespace) -> int:
     fmt = args.format or ("table" if sys.stdout.isatty() else ("turtle" if query.form in ("CONSTRUCT", "DESCRIBE") else "csv"))
     sys.stdout.buffer.write(render(results, fmt))
     sys.stdout.flush()
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """`autokg serve`: flags override environment variables, which override the defaults."""
+    from autokg.serving import serve
+
+    names = ("host", "port", "workers", "timeout", "max_rows", "max_result_bytes", "max_content_length", "service_allow_list", "store")
+    settings = {name.upper(): getattr(args, name) for name in names if getattr(args, name) is not None}
+    if args.root:
+        settings["ROOT"] = str(args.root)
+    serve(settings)
     return 0
 
 

@@ -67,3 +67,53 @@ def project_files(root: Path | str | None = None) -> ProjectFiles:
     """The project's files, under `root`, else $AUTOKG_ROOT, else the checkout this package lives in."""
     chosen = root or os.environ.get("AUTOKG_ROOT") or DEFAULT_ROOT
     return ProjectFiles(Path(chosen).resolve())
+
+
+#: server settings and their defaults; each can be set by an AUTOKG_<NAME> environment variable,
+#: an `autokg serve` flag, or the instance file instance/autokg.cfg (in that order of precedence:
+#: flag > environment > instance file > default)
+SERVER_DEFAULTS: dict[str, object] = {
+    "HOST": "127.0.0.1",
+    "PORT": 7878,
+    "WORKERS": 4,
+    "TIMEOUT": 30.0,
+    "MAX_ROWS": 100_000,
+    "MAX_RESULT_BYTES": 64 * 1024 * 1024,
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "SERVICE_ALLOW_LIST": "",
+    "STORE": "memory",
+    "LOG_LEVEL": "info",
+}
+
+
+def coerce_setting(name: str, value: object) -> object:
+    """A setting's value converted to the type of its default; raises ValueError naming the setting."""
+    default = SERVER_DEFAULTS[name]
+    if isinstance(value, str) and not isinstance(default, str):
+        try:
+            value = type(default)(value)
+        except ValueError:
+            raise ValueError(f"setting {name}: '{value}' is not a {type(default).__name__}") from None
+    if name in ("PORT", "WORKERS", "MAX_ROWS", "MAX_RESULT_BYTES", "MAX_CONTENT_LENGTH") and int(value) < (0 if name == "PORT" else 1):
+        raise ValueError(f"setting {name}: {value} is too small")
+    if name == "TIMEOUT" and float(value) <= 0:
+        raise ValueError(f"setting {name}: give a positive number of seconds")
+    if name == "STORE" and value not in ("memory", "disk"):
+        raise ValueError(f"setting {name}: use 'memory' or 'disk'")
+    return value
+
+
+def environment_settings(environ: dict[str, str] | None = None) -> dict[str, object]:
+    """Settings given as AUTOKG_<NAME> environment variables."""
+    environ = os.environ if environ is None else environ
+    found = {}
+    for name in SERVER_DEFAULTS:
+        if f"AUTOKG_{name}" in environ:
+            found[name] = coerce_setting(name, environ[f"AUTOKG_{name}"])
+    return found
+
+
+def allow_list(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The SERVICE allow-list from a comma- or space-separated string (or a list)."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+    return tuple(item.strip() for item in items if item.strip())

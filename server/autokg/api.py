@@ -1,0 +1,80 @@
+"""The JSON API: the competency-query catalogue, canned queries, health and the VoID description."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from autokg.catalog import bind_parameters, load_catalog, with_parameters
+from autokg.errors import AutokgError
+from autokg.sparql import BadRequest, answer, error_response
+
+bp = Blueprint("api", __name__)
+RESERVED = {"format", "timeout"}
+
+
+def catalog() -> dict:
+    """The catalogue, read once per process."""
+    cached = current_app.extensions.get("autokg.catalog")
+    if cached is None:
+        cached = load_catalog(current_app.extensions["autokg.files"].queries)
+        current_app.extensions["autokg.catalog"] = cached
+    return cached
+
+
+@bp.get("/queries")
+def list_queries() -> Response:
+    """The catalogue as JSON: name, title, question and parameters of each query."""
+    return jsonify([
+        {
+            "name": q.name,
+            "title": q.title,
+            "question": q.question,
+            "form": q.form,
+            "parameters": [{"name": p.name, "type": p.type, "example": p.example, "description": p.description} for p in q.parameters],
+            "url": f"{request.url_root}queries/{q.name}",
+        }
+        for q in catalog().values()
+    ])
+
+
+@bp.get("/queries/<name>")
+def run_query(name: str) -> Response:
+    """Run a canned query; its parameters come from the URL, checked and bound by type, with the usual negotiation."""
+    try:
+        query = catalog().get(name)
+        if query is None:
+            raise BadRequest(f"Unknown query '{name}': GET /queries lists the catalogue", status=404)
+        pairs = list(request.args.items(multi=True))
+        raw: dict[str, str] = {}
+        for key, value in pairs:
+            if key in RESERVED:
+                continue
+            if key in raw:
+                raise BadRequest(f"Parameter '{key}' is repeated")
+            raw[key] = value
+        text = with_parameters(query, bind_parameters(query, raw))
+        return answer(text, [(k, v) for k, v in pairs if k in RESERVED])
+    except AutokgError as error:
+        return error_response(error)
+
+
+@bp.get("/health")
+def health() -> Response:
+    """Store kind, triple count, dataset version and uptime."""
+    dataset = current_app.extensions["autokg"]
+    return jsonify({
+        "status": "ok",
+        "store": f"oxigraph ({dataset.mode})",
+        "triples": dataset.triples,
+        "version": dataset.version,
+        "uptime_seconds": round(time.time() - dataset.loaded_at, 1),
+    })
+
+
+@bp.get("/void")
+def void() -> Response:
+    """The VoID description written by `autokg build`."""
+    path = current_app.extensions["autokg.files"].root / "dist" / "void.ttl"
+    return Response(path.read_bytes(), content_type="text/turtle; charset=utf-8")

@@ -1,0 +1,65 @@
+"""The Flask application factory: configuration in layers, the dataset, blueprints, CORS and the access log."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from autokg import api, sparql
+from autokg.config import SERVER_DEFAULTS, allow_list, environment_settings, project_files
+from autokg.dataset import load_served_dataset
+
+log = logging.getLogger("autokg.access")
+
+
+def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
+    """Build the app: defaults, then instance/autokg.cfg, then AUTOKG_* variables, then `test_config`."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(SERVER_DEFAULTS)
+    app.config.from_pyfile("autokg.cfg", silent=True)
+    app.config.update(environment_settings())
+    if test_config:
+        app.config.update(test_config)
+    app.config["SERVICE_ALLOW_LIST"] = allow_list(app.config["SERVICE_ALLOW_LIST"])
+    files = project_files(app.config.get("ROOT"))
+    app.extensions["autokg.files"] = files
+    app.extensions["autokg"] = load_served_dataset(files, str(app.config["STORE"]))
+    app.register_blueprint(sparql.bp)
+    app.register_blueprint(api.bp)
+    app.before_request(start_timer)
+    app.after_request(finish_response)
+    app.register_error_handler(HTTPException, http_error)
+    return app
+
+
+def start_timer() -> Response | None:
+    """Note when the request began; answer CORS preflight requests at once."""
+    g.started = time.perf_counter()
+    if request.method == "OPTIONS":
+        return Response(status=204)
+    return None
+
+
+def finish_response(response: Response) -> Response:
+    """Add CORS headers (any origin, no credentials) and write the access-log line."""
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, HEAD, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept"
+        response.headers["Access-Control-Max-Age"] = "86400"
+    duration = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    log.info(
+        "%s %s %s %.1fms rows=%s query=%s",
+        request.method, request.path, response.status_code, duration, g.get("rows", "-"), g.get("query_hash", "-"),
+    )
+    return response
+
+
+def http_error(error: HTTPException) -> Response:
+    """Plain-text answers for the errors Flask raises itself (404, 405, 413 …)."""
+    message = {413: "The request body is larger than this endpoint accepts"}.get(error.code or 500, error.description)
+    return Response(f"{error.code} {message}\n", status=error.code or 500, content_type="text/plain; charset=utf-8")

@@ -1,0 +1,230 @@
+"""Running queries where they can be stopped for real: in a child process that is killed on timeout.
+
+Oxigraph evaluates a query inside Rust without releasing the GIL and has no timeout of its own, so
+neither a thread nor a signal can interrupt it. Each serving process therefore keeps one forked child
+that shares the store's memory (copy-on-write) and runs the queries; a query that overruns its time
+is ended by killing that child, and a fresh child is forked for the next query.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+
+import pyoxigraph as ox
+
+#: media type -> Oxigraph format, for SELECT/ASK results and for graph results
+RESULT_FORMATS = {
+    "application/sparql-results+json": ox.QueryResultsFormat.JSON,
+    "application/sparql-results+xml": ox.QueryResultsFormat.XML,
+    "text/csv": ox.QueryResultsFormat.CSV,
+    "text/tab-separated-values": ox.QueryResultsFormat.TSV,
+}
+GRAPH_FORMATS = {
+    "text/turtle": ox.RdfFormat.TURTLE,
+    "application/n-triples": ox.RdfFormat.N_TRIPLES,
+    "application/rdf+xml": ox.RdfFormat.RDF_XML,
+    "application/ld+json": ox.RdfFormat.JSON_LD,
+    "application/n-quads": ox.RdfFormat.N_QUADS,
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One query to run, with everything the child needs to answer it."""
+
+    query: str
+    result_type: str | None  # chosen media type for SELECT/ASK, None if nothing acceptable
+    graph_type: str | None  # chosen media type for CONSTRUCT/DESCRIBE, None if nothing acceptable
+    default_graphs: tuple[str, ...] = ()
+    named_graphs: tuple[str, ...] = ()
+    max_rows: int = 100_000
+    max_bytes: int = 64 * 1024 * 1024
+    prefixes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a query produced: an HTTP status, a media type and a body, and the row count."""
+
+    status: int
+    content_type: str
+    body: bytes
+    rows: int = 0
+
+
+def text_outcome(status: int, message: str) -> Outcome:
+    """A plain-text error answer."""
+    return Outcome(status, "text/plain; charset=utf-8", (message.rstrip() + "\n").encode("utf-8"))
+
+
+class CapExceeded(Exception):
+    """The answer grew past the row or byte cap."""
+
+
+class CappedBuffer:
+    """A write target that counts bytes and result rows, and stops the serializer at the caps."""
+
+    ROW_MARKERS = {
+        ox.QueryResultsFormat.JSON: (b"[{", b",{"),
+        ox.QueryResultsFormat.XML: (b"<result>",),
+        ox.QueryResultsFormat.CSV: (b"\n",),
+        ox.QueryResultsFormat.TSV: (b"\n",),
+    }
+
+    def __init__(self, fmt: object, max_rows: int, max_bytes: int) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.rows = 0
+        self.markers = self.ROW_MARKERS.get(fmt, ())
+        self.header_lines = 1 if fmt in (ox.QueryResultsFormat.CSV, ox.QueryResultsFormat.TSV) else 0
+        self.max_rows = max_rows
+        self.max_bytes = max_bytes
+        self.tail = b""
+
+    def write(self, data: bytes) -> int:
+        self.chunks.append(bytes(data))
+        self.size += len(data)
+        if self.size > self.max_bytes:
+            raise CapExceeded(f"The answer is larger than this endpoint's limit of {self.max_bytes} bytes")
+        if self.markers:
+            # markers can straddle two writes: look at the end of the previous chunk too
+            window = self.tail + bytes(data)
+            self.rows += sum(window.count(m) for m in self.markers) - sum(self.tail.count(m) for m in self.markers)
+            self.tail = window[-8:]
+            if self.rows - self.header_lines > self.max_rows:
+                raise CapExceeded(f"The answer has more than this endpoint's limit of {self.max_rows} rows: add a LIMIT")
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def value(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+def counted_triples(triples: object, max_rows: int) -> object:
+    """Pass triples through, stopping past the row cap."""
+    for count, triple in enumerate(triples, start=1):
+        if count > max_rows:
+            raise CapExceeded(f"The answer has more than this endpoint's limit of {max_rows} triples: add a LIMIT")
+        yield triple
+
+
+def run_job(store: ox.Store, job: Job) -> Outcome:
+    """Evaluate a job on the store and serialize the answer with Oxigraph's own serializers."""
+    dataset: dict[str, object] = {}
+    if job.default_graphs:
+        dataset["default_graph"] = [ox.NamedNode(g) for g in job.default_graphs]
+    else:
+        dataset["use_default_graph_as_union"] = True
+    if job.named_graphs:
+        dataset["named_graphs"] = [ox.NamedNode(g) for g in job.named_graphs]
+    try:
+        results = store.query(job.query, **dataset)
+        if isinstance(results, ox.QueryTriples):
+            if job.graph_type is None:
+                return text_outcome(406, "Not Acceptable: a CONSTRUCT or DESCRIBE answer is offered as " + ", ".join(GRAPH_FORMATS))
+            rows = [0]
+
+            def counting(triples: object) -> object:
+                for triple in counted_triples(triples, job.max_rows):
+                    rows[0] += 1
+                    yield triple
+
+            buffer = CappedBuffer(None, job.max_rows, job.max_bytes)
+            fmt = GRAPH_FORMATS[job.graph_type]
+            prefixes = job.prefixes if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.JSON_LD, ox.RdfFormat.RDF_XML) else None
+            ox.serialize(counting(results), buffer, format=fmt, prefixes=prefixes)
+            return Outcome(200, f"{job.graph_type}; charset=utf-8", buffer.value(), rows[0])
+        if job.result_type is None:
+            return text_outcome(406, "Not Acceptable: a SELECT or ASK answer is offered as " + ", ".join(RESULT_FORMATS))
+        fmt = RESULT_FORMATS[job.result_type]
+        buffer = CappedBuffer(fmt, job.max_rows, job.max_bytes)
+        results.serialize(buffer, format=fmt)
+        rows = 1 if isinstance(results, ox.QueryBoolean) else max(buffer.rows - buffer.header_lines, 0)
+        return Outcome(200, f"{job.result_type}; charset=utf-8", buffer.value(), rows)
+    except CapExceeded as error:
+        return text_outcome(422, str(error))
+    except SyntaxError as error:
+        return text_outcome(400, f"SPARQL syntax error: {error}")
+    except (OSError, ValueError, RuntimeError) as error:
+        return text_outcome(400, f"The query could not be evaluated: {error}")
+
+
+def child_loop(store: ox.Store, connection: Connection) -> None:
+    """Serve jobs from the parent until it hangs up."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            job = pickle.loads(connection.recv_bytes())
+        except (EOFError, OSError):
+            os._exit(0)
+        connection.send_bytes(pickle.dumps(run_job(store, job), protocol=pickle.HIGHEST_PROTOCOL))
+
+
+class Executor:
+    """One query child per serving process, forked on first use and replaced when killed."""
+
+    def __init__(self, store: ox.Store | None, opener: object = None) -> None:
+        # an on-disk store must be opened after the fork (RocksDB handles do not survive one)
+        self.store = store
+        self.opener = opener
+        self.pid: int | None = None
+        self.owner: int | None = None
+        self.connection: Connection | None = None
+
+    def ensure_child(self) -> Connection:
+        """The connection to a live child of this process, forking one if needed."""
+        if self.owner != os.getpid() or self.connection is None or self.pid is None:
+            self.start()
+        assert self.connection is not None
+        return self.connection
+
+    def start(self) -> None:
+        """Fork a fresh child that shares the store's memory."""
+        parent_socket, child_socket = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:  # the child
+            parent_socket.close()
+            try:
+                store = self.opener() if self.opener is not None else self.store
+                child_loop(store, Connection(child_socket.detach()))
+            finally:
+                os._exit(0)
+        child_socket.close()
+        self.pid, self.owner = pid, os.getpid()
+        self.connection = Connection(parent_socket.detach())
+
+    def stop(self) -> None:
+        """Kill the child (if any) and reap it."""
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+        if self.pid is not None and self.owner == os.getpid():
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        self.pid = None
+
+    def run(self, job: Job, timeout: float) -> Outcome:
+        """Run a job; past `timeout` seconds the child is killed and a 503 comes back."""
+        connection = self.ensure_child()
+        try:
+            connection.send_bytes(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+            if connection.poll(timeout):
+                return pickle.loads(connection.recv_bytes())
+        except (EOFError, OSError):
+            self.stop()
+            return text_outcome(500, "The query process died while answering; it has been restarted")
+        self.stop()
+        return text_outcome(503, f"The query ran longer than {timeout:g} s and was stopped: narrow it down or add a LIMIT")

@@ -1,0 +1,86 @@
+"""Checks a query must pass before the engine sees it: read-only, and SERVICE only toward allowed endpoints."""
+
+from __future__ import annotations
+
+import re
+
+from autokg.errors import AutokgError
+
+#: strings, IRIs and comments are skipped so that a keyword inside them is never taken for one
+TOKEN = re.compile(
+    r"""
+      (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
+    | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+    | (?P<comment>\#[^\n]*)
+    | (?P<var>[?$][A-Za-z0-9_\u00B7-\uFFFF]+)
+    | (?P<pname>[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*?:[\w.\-:%\\\u00B7-\uFFFF]*|:[\w.\-:%\\\u00B7-\uFFFF]*)
+    | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+    | (?P<other>\S)
+    """,
+    re.VERBOSE,
+)
+UPDATE_KEYWORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"}
+
+
+class RefusedQuery(AutokgError):
+    """A query that the endpoint will not run, with the reason and the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def tokens(text: str) -> list[tuple[str, str]]:
+    """(kind, text) tokens of a SPARQL string, without comments."""
+    found = []
+    for match in TOKEN.finditer(text):
+        kind = match.lastgroup or "other"
+        if kind != "comment":
+            found.append((kind, match.group()))
+    return found
+
+
+def check_query(text: str, allowed_services: tuple[str, ...] = ()) -> None:
+    """Refuse updates and SERVICE calls to endpoints that are not on the allow-list.
+
+    >>> check_query("SELECT * WHERE { ?s ?p 'DROP ALL' }")
+    >>> check_query("DROP ALL")
+    Traceback (most recent call last):
+    ...
+    autokg.guards.RefusedQuery: This endpoint is read-only: DROP is a SPARQL Update operation
+    >>> check_query("SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }")
+    Traceback (most recent call last):
+    ...
+    autokg.guards.RefusedQuery: SERVICE <http://127.0.0.1:9/sparql> is not on this endpoint's allow-list (allowed: none)
+    """
+    items = tokens(text)
+    prefixes: dict[str, str] = {}
+    for index, (kind, value) in enumerate(items):
+        upper = value.upper() if kind == "word" else ""
+        if upper == "PREFIX" and index + 2 < len(items) and items[index + 2][0] == "iri":
+            prefixes[items[index + 1][1].rstrip(":")] = items[index + 2][1][1:-1]
+        if upper in UPDATE_KEYWORDS:
+            raise RefusedQuery(f"This endpoint is read-only: {upper} is a SPARQL Update operation", status=403)
+        if upper == "SERVICE":
+            check_service(items[index + 1:], prefixes, allowed_services)
+
+
+def check_service(rest: list[tuple[str, str]], prefixes: dict[str, str], allowed: tuple[str, ...]) -> None:
+    """Check the endpoint named after a SERVICE keyword."""
+    if rest and rest[0][0] == "word" and rest[0][1].upper() == "SILENT":
+        rest = rest[1:]
+    if not rest:
+        raise RefusedQuery("SERVICE without an endpoint")
+    kind, value = rest[0]
+    if kind == "var":
+        raise RefusedQuery(f"SERVICE {value}: a variable endpoint is refused; name an allowed endpoint IRI")
+    if kind == "iri":
+        target = value[1:-1]
+    elif kind == "pname" and value.split(":", 1)[0] in prefixes:
+        prefix, local = value.split(":", 1)
+        target = prefixes[prefix] + local
+    else:
+        raise RefusedQuery(f"SERVICE {value}: cannot tell which endpoint this is")
+    if target not in allowed:
+        listed = ", ".join(allowed) or "none"
+        raise RefusedQuery(f"SERVICE <{target}> is not on this endpoint's allow-list (allowed: {listed})")

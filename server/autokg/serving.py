@@ -1,0 +1,46 @@
+"""`autokg serve`: the app behind gunicorn, with the dataset loaded once in the master and shared by forked workers."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+
+from gunicorn.app.base import BaseApplication
+
+from autokg.app import create_app
+
+
+class AutokgServer(BaseApplication):
+    """A gunicorn application that builds the Flask app once, before forking (preload)."""
+
+    def __init__(self, settings: Mapping[str, object]) -> None:
+        self.settings = dict(settings)
+        super().__init__()
+
+    def load_config(self) -> None:
+        app = self.load()
+        config = app.config
+        # a worker waits for its query child; gunicorn must not kill it before the query timeout fires
+        self.cfg.set("bind", f"{config['HOST']}:{config['PORT']}")
+        self.cfg.set("workers", int(config["WORKERS"]))
+        self.cfg.set("worker_class", "sync")
+        self.cfg.set("timeout", int(float(config["TIMEOUT"])) + 30)
+        self.cfg.set("graceful_timeout", int(float(config["TIMEOUT"])) + 5)
+        self.cfg.set("preload_app", True)
+        self.cfg.set("accesslog", None)
+        self.cfg.set("loglevel", str(config["LOG_LEVEL"]))
+        self.cfg.set("limit_request_line", 8190)
+        self.cfg.set("proc_name", "autokg")
+
+    def load(self):  # type: ignore[no-untyped-def]
+        if not hasattr(self, "_app"):
+            logging.basicConfig(stream=sys.stderr, level=str(self.settings.get("LOG_LEVEL", "info")).upper(),
+                                format="%(asctime)s %(name)s %(message)s")
+            self._app = create_app(self.settings)
+        return self._app
+
+
+def serve(settings: Mapping[str, object]) -> None:
+    """Run the endpoint until SIGTERM or SIGINT (requests in flight are finished first)."""
+    AutokgServer(settings).run()

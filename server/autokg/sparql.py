@@ -1,0 +1,140 @@
+"""The SPARQL 1.1 Protocol endpoint: /sparql (the `protocol` blueprint)."""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import parse_qsl
+
+from flask import Blueprint, Response, current_app, g, request
+
+from autokg.description import service_description_response
+from autokg.errors import AutokgError
+from autokg.executor import Job, Outcome, text_outcome
+from autokg.guards import RefusedQuery, check_query
+from autokg.negotiation import chosen_types
+from autokg.validation import PREFIXES
+
+bp = Blueprint("protocol", __name__)
+
+QUERY_TYPES = ("application/sparql-query",)
+UPDATE_TYPES = ("application/sparql-update",)
+FORM_TYPES = ("application/x-www-form-urlencoded",)
+
+
+class BadRequest(AutokgError):
+    """A request that breaks the protocol, answered with its status and a plain-text message."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def as_response(outcome: Outcome) -> Response:
+    """An Outcome as a Flask response."""
+    response = Response(outcome.body, status=outcome.status, content_type=outcome.content_type)
+    if outcome.status == 200:
+        response.vary.add("Accept")
+    g.rows = outcome.rows
+    return response
+
+
+def error_response(error: Exception) -> Response:
+    """A plain-text error answer with the right status."""
+    status = getattr(error, "status", 400)
+    return as_response(text_outcome(status, f"{status} {str(error)}"))
+
+
+def decode_body() -> str:
+    """The request body as UTF-8 text; raises BadRequest when it is not UTF-8."""
+    try:
+        return request.get_data(cache=True).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRequest(f"The request body is not UTF-8 (byte {error.start})") from None
+
+
+def protocol_parameters() -> list[tuple[str, str]]:
+    """All protocol parameters of the request, from the URL and from a form body, in order."""
+    pairs = list(request.args.items(multi=True))
+    if request.method == "POST" and request.mimetype in FORM_TYPES:
+        body = decode_body()
+        try:
+            pairs += parse_qsl(body, keep_blank_values=True, strict_parsing=False, errors="strict")
+        except UnicodeDecodeError:
+            raise BadRequest("The form body is not UTF-8 once percent-decoded") from None
+    return pairs
+
+
+def read_request() -> tuple[str | None, list[tuple[str, str]]]:
+    """The query text (or None) and the protocol parameters; raises BadRequest on a malformed request."""
+    if request.method == "POST" and request.mimetype in UPDATE_TYPES:
+        raise BadRequest("This endpoint is read-only: SPARQL Update is not accepted", status=403)
+    if request.method == "POST" and request.mimetype not in QUERY_TYPES + FORM_TYPES:
+        shown = request.mimetype or "none"
+        raise BadRequest(
+            f"Unsupported Content-Type '{shown}': send application/sparql-query or application/x-www-form-urlencoded",
+            status=415,
+        )
+    pairs = protocol_parameters()
+    if any(name == "update" for name, _ in pairs):
+        raise BadRequest("This endpoint is read-only: the 'update' parameter is not accepted", status=403)
+    queries = [value for name, value in pairs if name == "query"]
+    if request.method == "POST" and request.mimetype in QUERY_TYPES:
+        if queries:
+            raise BadRequest("Give the query either in the body or as 'query', not both")
+        body = decode_body()
+        if not body.strip():
+            raise BadRequest("The request body is empty: send the query text")
+        return body, pairs
+    if len(queries) > 1:
+        raise BadRequest("The 'query' parameter is repeated: send exactly one query")
+    if queries and not queries[0].strip():
+        raise BadRequest("The 'query' parameter is empty")
+    return (queries[0] if queries else None), pairs
+
+
+def requested_timeout(pairs: list[tuple[str, str]]) -> float:
+    """The timeout for this request: the configured one, or less if the request asks (timeout=seconds)."""
+    limit = float(current_app.config["TIMEOUT"])
+    values = [v for n, v in pairs if n == "timeout"]
+    if not values:
+        return limit
+    try:
+        asked = float(values[-1])
+    except ValueError:
+        raise BadRequest(f"Parameter 'timeout': '{values[-1]}' is not a number of seconds") from None
+    if asked <= 0:
+        raise BadRequest("Parameter 'timeout': give a positive number of seconds")
+    return min(asked, limit)
+
+
+def answer(query: str, pairs: list[tuple[str, str]]) -> Response:
+    """Check, run and serialize one query for the current request."""
+    g.query_hash = hashlib.sha256(query.encode("utf-8")).hexdigest()[:12]
+    config = current_app.config
+    check_query(query, config["SERVICE_ALLOW_LIST"])
+    formats = [v for n, v in pairs if n == "format"]
+    result_type, graph_type = chosen_types(request.headers.get("Accept"), formats[-1] if formats else None)
+    job = Job(
+        query=query,
+        result_type=result_type,
+        graph_type=graph_type,
+        default_graphs=tuple(v for n, v in pairs if n == "default-graph-uri"),
+        named_graphs=tuple(v for n, v in pairs if n == "named-graph-uri"),
+        max_rows=int(config["MAX_ROWS"]),
+        max_bytes=int(config["MAX_RESULT_BYTES"]),
+        prefixes=PREFIXES,
+    )
+    dataset = current_app.extensions["autokg"]
+    return as_response(dataset.executor.run(job, requested_timeout(pairs)))
+
+
+@bp.route("/sparql", methods=["GET", "POST"])
+def sparql() -> Response:
+    """SPARQL 1.1 Protocol: query by GET, form POST or direct POST; a service description without a query."""
+    try:
+        query, pairs = read_request()
+        if query is None:
+            return service_description_response()
+        return answer(query, pairs)
+    except (BadRequest, RefusedQuery, AutokgError) as error:
+        return error_response(error)
