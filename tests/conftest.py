@@ -43,3 +43,60 @@ def runner(capsys: pytest.CaptureFixture[str]):
         return Run(status, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def app():
+    """The Flask app on the project's data, with short limits for tests."""
+    from autokg.app import create_app
+
+    return create_app({"TESTING": True, "TIMEOUT": 5.0, "MAX_ROWS": 2000, "MAX_CONTENT_LENGTH": 1024 * 1024})
+
+
+@pytest.fixture
+def client(app):
+    """A Flask test client."""
+    return app.test_client()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    """`autokg serve` in a subprocess on 127.0.0.1 and a free port; yields its base URL, then stops it with SIGTERM."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = free_port()
+    log = open(TESTS / ".." / "dist" / "live-server.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "autokg.cli", "serve", "--port", str(port), "--workers", "3", "--timeout", "3",
+         "--max-body", str(1024 * 1024)],
+        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, AUTOKG_SERVICE_ALLOW_LIST=""),
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(base + "/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise RuntimeError("the live server did not start; see dist/live-server.log")
+    yield base
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()

@@ -59,7 +59,24 @@ def finish_response(response: Response) -> Response:
     return response
 
 
+#: how much of an oversized body is read and dropped, so the client can finish sending and read the 413
+DRAIN_LIMIT = 256 * 1024 * 1024
+
+
+def drain_body() -> None:
+    """Read and discard the rest of the request body (up to DRAIN_LIMIT)."""
+    stream = request.environ.get("wsgi.input")
+    remaining = min(request.content_length or 0, DRAIN_LIMIT)
+    while stream is not None and remaining > 0:
+        chunk = stream.read(min(remaining, 1024 * 1024))
+        if not chunk:
+            break
+        remaining -= len(chunk)
+
+
 def http_error(error: HTTPException) -> Response:
     """Plain-text answers for the errors Flask raises itself (404, 405, 413 …)."""
+    if error.code == 413:
+        drain_body()
     message = {413: "The request body is larger than this endpoint accepts"}.get(error.code or 500, error.description)
     return Response(f"{error.code} {message}\n", status=error.code or 500, content_type="text/plain; charset=utf-8")

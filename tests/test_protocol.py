@@ -1,0 +1,199 @@
+"""The SPARQL 1.1 Protocol through the Flask test client: the matrix, negotiation, bad requests, description."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rdflib import Graph, URIRef
+
+SELECT = "SELECT ?s WHERE { ?s a <https://w3id.org/autokg/ontology#Brand> } ORDER BY ?s"
+ASK = "ASK { <https://w3id.org/autokg/id/ford> ?p ?o }"
+CONSTRUCT = "CONSTRUCT { ?o <https://w3id.org/autokg/ontology#hasBrand> ?b } WHERE { ?o <https://w3id.org/autokg/ontology#hasBrand> ?b }"
+DESCRIBE = "DESCRIBE <https://w3id.org/autokg/id/polestar>"
+
+
+def send(client, method: str, query: str, headers: dict | None = None, extra: dict | None = None):
+    """One query by GET, form POST or direct POST."""
+    headers = headers or {}
+    if method == "get":
+        return client.get("/sparql", query_string={"query": query, **(extra or {})}, headers=headers)
+    if method == "form":
+        return client.post("/sparql", data={"query": query, **(extra or {})}, headers=headers)
+    return client.post("/sparql", data=query.encode(), content_type="application/sparql-query", headers=headers,
+                       query_string=extra or {})
+
+
+@pytest.mark.parametrize("method", ["get", "form", "direct"])
+@pytest.mark.parametrize(
+    "query, content_type, check",
+    [
+        (SELECT, "application/sparql-results+json", lambda body: len(json.loads(body)["results"]["bindings"]) == 5),
+        (ASK, "application/sparql-results+json", lambda body: json.loads(body)["boolean"] is True),
+        (CONSTRUCT, "text/turtle", lambda body: len(Graph().parse(data=body, format="turtle")) == 5),
+        (DESCRIBE, "text/turtle", lambda body: (URIRef("https://w3id.org/autokg/id/polestar"), None, None) in Graph().parse(data=body, format="turtle")),
+    ],
+    ids=["select", "ask", "construct", "describe"],
+)
+def test_protocol_matrix(client, method, query, content_type, check):
+    response = send(client, method, query)
+    assert response.status_code == 200, response.data
+    assert response.mimetype == content_type
+    assert check(response.data.decode())
+
+
+ACCEPT_TABLE = [
+    # (query, Accept header, expected status, expected media type)
+    (SELECT, None, 200, "application/sparql-results+json"),
+    (SELECT, "*/*", 200, "application/sparql-results+json"),
+    (SELECT, "application/sparql-results+xml", 200, "application/sparql-results+xml"),
+    (SELECT, "text/csv", 200, "text/csv"),
+    (SELECT, "text/tab-separated-values", 200, "text/tab-separated-values"),
+    (SELECT, "application/json", 200, "application/sparql-results+json"),
+    (SELECT, "text/csv;q=0.5, application/sparql-results+xml;q=0.9", 200, "application/sparql-results+xml"),
+    (SELECT, "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", 200, "application/sparql-results+xml"),
+    (SELECT, "text/*", 200, "text/csv"),
+    (SELECT, "text/turtle", 406, "text/plain"),
+    (SELECT, "image/png", 406, "text/plain"),
+    (SELECT, "application/sparql-results+json;q=0", 406, "text/plain"),
+    (ASK, "application/sparql-results+xml", 200, "application/sparql-results+xml"),
+    (CONSTRUCT, None, 200, "text/turtle"),
+    (CONSTRUCT, "application/n-triples", 200, "application/n-triples"),
+    (CONSTRUCT, "application/rdf+xml", 200, "application/rdf+xml"),
+    (CONSTRUCT, "application/ld+json", 200, "application/ld+json"),
+    (CONSTRUCT, "application/n-quads", 200, "application/n-quads"),
+    (CONSTRUCT, "text/plain", 200, "application/n-triples"),
+    (CONSTRUCT, "application/ld+json;q=0.2, text/turtle;q=0.8", 200, "text/turtle"),
+    (CONSTRUCT, "text/csv", 406, "text/plain"),
+    (CONSTRUCT, "application/sparql-results+json", 406, "text/plain"),
+]
+
+
+@pytest.mark.parametrize("query, accept, status, media_type", ACCEPT_TABLE)
+def test_accept_table(client, query, accept, status, media_type):
+    response = send(client, "get", query, headers={"Accept": accept} if accept else {})
+    assert response.status_code == status, response.data
+    assert response.mimetype == media_type
+    if status == 406:
+        assert b"offered as" in response.data
+
+
+@pytest.mark.parametrize(
+    "query, fmt, media_type",
+    [(SELECT, "csv", "text/csv"), (SELECT, "xml", "application/sparql-results+xml"), (CONSTRUCT, "jsonld", "application/ld+json"),
+     (CONSTRUCT, "ntriples", "application/n-triples"), (CONSTRUCT, "xml", "application/rdf+xml")],
+)
+def test_format_parameter_beats_accept(client, query, fmt, media_type):
+    response = send(client, "get", query, headers={"Accept": "image/png"}, extra={"format": fmt})
+    assert response.status_code == 200 and response.mimetype == media_type
+
+
+def test_graph_results_parse_in_every_format(client):
+    for fmt, parser in (("turtle", "turtle"), ("ntriples", "nt"), ("rdfxml", "xml"), ("jsonld", "json-ld")):
+        response = send(client, "get", CONSTRUCT, extra={"format": fmt})
+        assert len(Graph().parse(data=response.data, format=parser)) == 5, fmt
+
+
+BAD_REQUESTS = [
+    ("syntax error", lambda c: c.get("/sparql", query_string={"query": "SELECT ?x WHERE { ?x ?y }"}), 400, "syntax error"),
+    ("repeated query", lambda c: c.get("/sparql?query=ASK%7B%7D&query=ASK%7B%7D"), 400, "repeated"),
+    ("empty query", lambda c: c.get("/sparql?query="), 400, "empty"),
+    ("form without query", lambda c: c.post("/sparql", data={"default-graph-uri": "x"}), 200, None),
+    ("query in body and URL", lambda c: c.post("/sparql?query=ASK%7B%7D", data=b"ASK {}", content_type="application/sparql-query"), 400, "not both"),
+    ("empty body", lambda c: c.post("/sparql", data=b"  ", content_type="application/sparql-query"), 400, "empty"),
+    ("unsupported media type", lambda c: c.post("/sparql", data=b"ASK {}", content_type="application/json"), 415, "Content-Type"),
+    ("no media type", lambda c: c.post("/sparql", data=b"ASK {}", content_type=""), 415, "Content-Type"),
+    ("body not UTF-8", lambda c: c.post("/sparql", data="ASK { ?s ?p 'caf\xe9' }".encode("latin-1"), content_type="application/sparql-query"), 400, "UTF-8"),
+    ("form not UTF-8", lambda c: c.post("/sparql", data=b"query=ASK%20%7B%20%3Fs%20%3Fp%20%27caf%E9%27%20%7D", content_type="application/x-www-form-urlencoded"), 400, "UTF-8"),
+    ("unknown format", lambda c: c.get("/sparql", query_string={"query": "ASK {}", "format": "yaml"}), 400, "Parameter 'format'"),
+    ("bad timeout", lambda c: c.get("/sparql", query_string={"query": "ASK {}", "timeout": "soon"}), 400, "Parameter 'timeout'"),
+    ("update by parameter", lambda c: c.post("/sparql", data={"update": "DROP ALL"}), 403, "read-only"),
+    ("update by body", lambda c: c.post("/sparql", data=b"DROP ALL", content_type="application/sparql-update"), 403, "read-only"),
+    ("update as a query", lambda c: c.get("/sparql", query_string={"query": "INSERT DATA { <a:b> <a:c> <a:d> }"}), 403, "read-only"),
+    ("unknown path", lambda c: c.get("/nowhere"), 404, None),
+    ("wrong method", lambda c: c.put("/sparql"), 405, None),
+]
+
+
+@pytest.mark.parametrize("case, call, status, phrase", BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS])
+def test_bad_requests(client, case, call, status, phrase):
+    response = call(client)
+    assert response.status_code == status, response.data
+    if status != 200:
+        assert response.mimetype == "text/plain"
+    if phrase:
+        assert phrase.lower() in response.data.decode().lower()
+
+
+def test_large_body_gets_413(client):
+    response = client.post("/sparql", data=b"#" * (2 * 1024 * 1024), content_type="application/sparql-query")
+    assert response.status_code == 413 and response.mimetype == "text/plain"
+
+
+def test_row_cap_is_refused_not_truncated(client):
+    response = send(client, "get", "SELECT * WHERE { ?s ?p ?o }")
+    assert response.status_code == 422
+    assert b"limit of 2000 rows" in response.data
+
+
+def test_default_graph_uri_selects_a_part(client):
+    query = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    whole = json.loads(send(client, "get", query).data)["results"]["bindings"][0]["n"]["value"]
+    shortcuts = send(client, "get", query, extra={"default-graph-uri": "https://w3id.org/autokg/graph/shortcuts"})
+    part = json.loads(shortcuts.data)["results"]["bindings"][0]["n"]["value"]
+    assert 0 < int(part) < int(whole)
+
+
+def test_named_graph_uri_limits_graph_patterns(client):
+    query = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
+    response = client.get("/sparql", query_string={"query": query, "named-graph-uri": "https://w3id.org/autokg/graph/data"})
+    graphs = {b["g"]["value"] for b in json.loads(response.data)["results"]["bindings"]}
+    assert graphs == {"https://w3id.org/autokg/graph/data"}
+
+
+def test_service_description(client):
+    response = client.get("/sparql")
+    assert response.status_code == 200 and response.mimetype == "text/turtle"
+    graph = Graph().parse(data=response.data, format="turtle")
+    sd = "http://www.w3.org/ns/sparql-service-description#"
+    ask = f"ASK {{ ?s a <{sd}Service> ; <{sd}endpoint> ?e ; <{sd}resultFormat> <http://www.w3.org/ns/formats/SPARQL_Results_JSON> ; <{sd}defaultDataset> ?d . ?d <{sd}namedGraph>/<{sd}name> <https://w3id.org/autokg/graph/data> }}"
+    assert graph.query(ask).askAnswer
+    xml = client.get("/sparql", headers={"Accept": "application/rdf+xml"})
+    assert len(Graph().parse(data=xml.data, format="xml")) == len(graph)
+
+
+def test_browsers_get_a_page(client):
+    response = client.get("/sparql", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert b"<form" in response.data
+
+
+def test_cors_options_and_head(client):
+    response = send(client, "get", ASK)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in response.headers
+    preflight = client.options("/sparql", headers={"Origin": "https://example.org", "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 204 and "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    head = client.head("/sparql", query_string={"query": ASK})
+    assert head.status_code == 200 and head.data == b""
+
+
+def test_canned_queries(client):
+    listing = client.get("/queries").json
+    assert {"name", "title", "question", "parameters"} <= set(listing[0])
+    response = client.get("/queries/joint-ventures", query_string={"partner": "akr:ford", "format": "csv"})
+    assert response.status_code == 200 and b"Zotye" in response.data
+    assert client.get("/queries/joint-ventures", query_string={"partner": "not an iri"}).status_code == 400
+    assert client.get("/queries/joint-ventures", query_string={"colour": "red"}).status_code == 400
+    assert client.get("/queries/no-such-query").status_code == 404
+
+
+def test_health(client, app):
+    health = client.get("/health").json
+    assert health["status"] == "ok" and health["triples"] > 4000 and health["version"].startswith("0.1.0+")
+
+
+def test_script_in_query_is_escaped_in_html(client):
+    response = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p '<script>alert(1)</script>' }x"},
+                          headers={"Accept": "text/html"})
+    assert b"<script>" not in response.data
