@@ -27,7 +27,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.config["SERVICE_ALLOW_LIST"] = allow_list(app.config["SERVICE_ALLOW_LIST"])
     files = project_files(app.config.get("ROOT"))
     app.extensions["autokg.files"] = files
-    app.extensions["autokg"] = load_served_dataset(files, str(app.config["STORE"]))
+    app.extensions["autokg"] = load_served_dataset(files, str(app.config["STORE"]), str(app.config["DATASET"]))
     app.register_blueprint(sparql.bp)
     app.register_blueprint(api.bp)
     app.before_request(start_timer)

@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-service", action="append", dest="service_allow_list", metavar="URL",
                        help="allow SERVICE calls to this endpoint (repeatable; $AUTOKG_SERVICE_ALLOW_LIST)")
     serve.add_argument("--store", choices=("memory", "disk"), help="serve from memory (default) or from the on-disk store")
+    serve.add_argument("--dataset", help="serve this N-Quads file instead of the project's build (benchmarks)")
     serve.set_defaults(run=run_serve)
 
     build = commands.add_parser("build", help="derive shortcuts, write release artefacts to dist/ and build the store")
@@ -134,7 +135,7 @@ def run_serve(args: argparse.Namespace) -> int:
     """`autokg serve`: flags override environment variables, which override the defaults."""
     from autokg.serving import serve
 
-    names = ("host", "port", "workers", "timeout", "max_rows", "max_result_bytes", "max_content_length", "service_allow_list", "store")
+    names = ("host", "port", "workers", "timeout", "max_rows", "max_result_bytes", "max_content_length", "service_allow_list", "store", "dataset")
     settings = {name.upper(): getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.root:
         settings["ROOT"] = str(args.root)

@@ -82,6 +82,7 @@ SERVER_DEFAULTS: dict[str, object] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "SERVICE_ALLOW_LIST": "",
     "STORE": "memory",
+    "DATASET": "",
     "LOG_LEVEL": "info",
 }
 

@@ -31,12 +31,17 @@ class ServedDataset:
         return {part: node.value for part, node in PART_GRAPHS.items()}
 
 
-def load_served_dataset(files: ProjectFiles, mode: str = "memory") -> ServedDataset:
-    """Load the built dataset (building it first if the inputs changed).
+def load_served_dataset(files: ProjectFiles, mode: str = "memory", nquads: str = "") -> ServedDataset:
+    """Load the built dataset (building it first if the inputs changed), or the N-Quads file `nquads`.
 
     "memory" loads the N-Quads into an in-memory store: forked workers share its pages, and scans are
     several times faster than on disk. "disk" opens the persisted store read-only.
     """
+    if nquads:
+        store = ox.Store()
+        store.bulk_load(path=nquads, format=ox.RdfFormat.N_QUADS)
+        count = len(store)
+        return ServedDataset(store=store, executor=Executor(store), triples=count, version=f"{__version__}+file", mode="memory")
     if current_store(files) is None:
         build(files)
     if mode == "memory":

@@ -1,0 +1,294 @@
+"""Benchmark: autokg's endpoint against Oxigraph's own server and rdflib-endpoint, on the same data and queries.
+
+    .venv/bin/pip install -e '.[bench]'        # oxigraph (server) and rdflib-endpoint; wrk from Debian
+    .venv/bin/python bench/endpoint.py --triples 100000
+    .venv/bin/python bench/endpoint.py --triples 1000000 --skip rdflib-endpoint
+
+It generates synthetic data (bench/gen.py), starts each server on 127.0.0.1, measures the median latency
+of every competency query and of entity lookups (sequential requests), then the throughput of a mix of
+competency queries and of a mix of lookups with 1, 4 and 16 concurrent clients (wrk, keep-alive), and the
+peak memory (PSS, so pages shared between forked workers count once) of each server's process tree, with
+the anchor of one Python process holding the same store in pyoxigraph's memory. Everything stays on
+127.0.0.1; every server process is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import gen  # noqa: E402
+
+from autokg.catalog import load_catalog, with_parameters  # noqa: E402
+
+VENV_BIN = Path(sys.executable).parent
+ACCEPT = "application/sparql-results+json"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(url: str, seconds: float = 600) -> None:
+    deadline = time.time() + seconds
+    query = urllib.parse.urlencode({"query": "ASK { ?s ?p ?o }"})
+    while time.time() < deadline:
+        try:
+            request = urllib.request.Request(f"{url}?{query}", headers={"Accept": ACCEPT})
+            with urllib.request.urlopen(request, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not come up")
+
+
+class Server:
+    """A server process on 127.0.0.1 and its SPARQL URL."""
+
+    def __init__(self, name: str, command: list[str], url: str, env: dict | None = None) -> None:
+        self.name, self.url = name, url
+        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        wait_ready(url)
+
+    def pids(self) -> list[int]:
+        """The server process and all its descendants."""
+        found, queue = [], [self.process.pid]
+        while queue:
+            pid = queue.pop()
+            found.append(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*"):
+                try:
+                    queue += [int(c) for c in (task / "children").read_text().split()]
+                except OSError:
+                    pass
+        return found
+
+    def pss_kib(self) -> int:
+        """Proportional set size of the whole process tree, in KiB."""
+        total = 0
+        for pid in self.pids():
+            try:
+                text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            except OSError:
+                continue
+            match = re.search(r"^Pss:\s+(\d+) kB", text, re.M)
+            total += int(match.group(1)) if match else 0
+        return total
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def start_servers(names: list[str], nquads: Path, workdir: Path) -> list[Server]:
+    servers: list[Server] = []
+    try:
+        start_each(names, nquads, workdir, servers)
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers
+
+
+def start_each(names: list[str], nquads: Path, workdir: Path, servers: list[Server]) -> None:
+    for name in names:
+        port = free_port()
+        if name == "autokg":
+            command = [sys.executable, "-m", "autokg.cli", "serve", "--dataset", str(nquads), "--port", str(port),
+                       "--workers", "4", "--timeout", "60"]
+            servers.append(Server(name, command, f"http://127.0.0.1:{port}/sparql", env=dict(os.environ, AUTOKG_LOG_LEVEL="warning")))
+        elif name == "oxigraph":
+            location = workdir / "oxigraph-store"
+            if not location.exists():
+                subprocess.run([str(VENV_BIN / "oxigraph"), "load", "--location", str(location), "--file", str(nquads)], check=True, capture_output=True)
+                subprocess.run([str(VENV_BIN / "oxigraph"), "optimize", "--location", str(location)], check=True, capture_output=True)
+            command = [str(VENV_BIN / "oxigraph"), "serve-read-only", "--location", str(location), "--bind", f"127.0.0.1:{port}", "--union-default-graph"]
+            servers.append(Server(name, command, f"http://127.0.0.1:{port}/query"))
+        elif name == "rdflib-endpoint":
+            command = [str(VENV_BIN / "rdflib-endpoint"), "serve", str(nquads), "--host", "127.0.0.1", "--port", str(port)]
+            servers.append(Server(name, command, f"http://127.0.0.1:{port}/"))
+
+
+def request_time(url: str, query: str, timeout: float) -> tuple[float, int]:
+    """Seconds for one GET of `query`, and the HTTP status."""
+    full = f"{url}?{urllib.parse.urlencode({'query': query})}"
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(full, headers={"Accept": ACCEPT}), timeout=timeout) as response:
+            response.read()
+            status = response.status
+    except urllib.error.HTTPError as error:
+        error.read()
+        status = error.code
+    except OSError:
+        status = 0
+    return time.perf_counter() - started, status
+
+
+def workloads(nquads: Path, lookups: int, seed: int) -> tuple[dict[str, str], list[str]]:
+    """The competency queries (parameters left open) and entity lookup queries."""
+    catalog = load_catalog(ROOT / "queries")
+    competency = {name: with_parameters(q, {}) for name, q in catalog.items() if q.form == "SELECT"}
+    entities = sorted({line.split(" ", 1)[0] for line in nquads.read_text().splitlines() if "/id/syn-org-" in line.split(" ", 1)[0]})
+    chooser = random.Random(seed)
+    picked = [chooser.choice(entities) for _ in range(lookups)]
+    return competency, [f"SELECT ?p ?o WHERE {{ {e} ?p ?o }}" for e in picked]
+
+
+def wrk_throughput(url: str, queries: list[str], connections: int, duration: int) -> tuple[float, int]:
+    """Requests per second and non-2xx count for a mix of GET queries, with `connections` concurrent clients."""
+    paths = [urllib.parse.urlsplit(url).path + "?" + urllib.parse.urlencode({"query": q}) for q in queries]
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    script.write("paths = " + json.dumps(paths).replace("[", "{").replace("]", "}") + "\n")
+    script.write('counter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format("GET", paths[(counter % #paths) + 1], {["Accept"] = "' + ACCEPT + '"})\nend\n')
+    script.close()
+    host = urllib.parse.urlsplit(url)
+    output = subprocess.run(
+        ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{duration}s", "--timeout", "60s",
+         "-s", script.name, f"{host.scheme}://{host.netloc}"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return rate, int(errors.group(1)) if errors else 0
+
+
+def anchor_memory_kib(nquads: Path) -> int:
+    """Peak RSS of one Python process that holds the same data in pyoxigraph's memory."""
+    code = (
+        "import pyoxigraph as ox, resource\n"
+        f"s = ox.Store(); s.bulk_load(path={str(nquads)!r}, format=ox.RdfFormat.N_QUADS)\n"
+        "list(s.query('SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }'))\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip())
+
+
+def geometric_mean(values: list[float]) -> float:
+    return statistics.geometric_mean([max(v, 1e-6) for v in values])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="autokg endpoint benchmark")
+    parser.add_argument("--triples", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--reps", type=int, default=11, help="sequential requests per query for the median latency")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per throughput run")
+    parser.add_argument("--lookups", type=int, default=200)
+    parser.add_argument("--skip", action="append", default=[], help="a server to leave out")
+    parser.add_argument("--timeout", type=float, default=30, help="client timeout per request, seconds")
+    args = parser.parse_args()
+
+    workdir = HERE / "data" / f"synthetic-{args.triples}-{args.seed}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    nquads = workdir / "data.nq"
+    if not nquads.exists():
+        gen.write_dataset(gen.generate(args.triples, args.seed), nquads)
+    quads = sum(1 for _ in nquads.open())
+    competency, lookups = workloads(nquads, args.lookups, args.seed)
+    names = [n for n in ("autokg", "oxigraph", "rdflib-endpoint") if n not in args.skip]
+    servers = start_servers(names, nquads, workdir)
+    peaks = {s.name: s.pss_kib() for s in servers}
+    stop_sampling = threading.Event()
+
+    def sample() -> None:
+        while not stop_sampling.is_set():
+            for s in servers:
+                peaks[s.name] = max(peaks[s.name], s.pss_kib())
+            time.sleep(0.5)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        latency: dict[str, dict[str, float]] = {s.name: {} for s in servers}
+        failures: dict[str, list[str]] = {s.name: [] for s in servers}
+        cases = dict(competency) | {"lookup (median of lookups)": None}
+        for name, query in cases.items():
+            for server in servers:
+                times = []
+                if query is None:
+                    for lookup in lookups[: args.reps * 3]:
+                        seconds, status = request_time(server.url, lookup, args.timeout)
+                        times.append(seconds)
+                else:
+                    warm, status = request_time(server.url, query, args.timeout)  # warm-up
+                    # a query that takes seconds is timed once more, not `reps` times
+                    for _ in range(args.reps if warm < 2 else 1):
+                        seconds, status = request_time(server.url, query, args.timeout)
+                        times.append(seconds)
+                        if status != 200:
+                            failures[server.name].append(f"{name}: HTTP {status}")
+                            break
+                latency[server.name][name] = statistics.median(times) * 1000
+        throughput: dict[tuple[str, str, int], tuple[float, int]] = {}
+        for mix_name, mix in (("competency mix", list(competency.values())), ("lookup mix", lookups)):
+            for clients in (1, 4, 16):
+                for server in servers:
+                    throughput[(mix_name, server.name, clients)] = wrk_throughput(server.url, mix, clients, args.duration)
+    finally:
+        stop_sampling.set()
+        sampler.join(timeout=2)
+        for server in servers:
+            server.stop()
+    anchor = anchor_memory_kib(nquads)
+
+    print(f"\n## {quads} quads (seed {args.seed}); servers: {', '.join(names)}\n")
+    header = "| query | " + " | ".join(f"{s.name} ms" for s in servers) + " | autokg − oxigraph ms |"
+    print(header)
+    print("|" + "---|" * (len(servers) + 2))
+    for name in cases:
+        values = [latency[s.name].get(name, float("nan")) for s in servers]
+        delta = latency["autokg"][name] - latency["oxigraph"][name] if {"autokg", "oxigraph"} <= set(latency) else float("nan")
+        print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + f" | {delta:+.2f} |")
+    if {"autokg", "oxigraph"} <= set(latency):
+        a = geometric_mean([latency["autokg"][n] for n in competency])
+        o = geometric_mean([latency["oxigraph"][n] for n in competency])
+        print(f"\ngeometric mean over the competency queries: autokg {a:.2f} ms, oxigraph {o:.2f} ms, ratio {a / o:.2f}×")
+    print("\n| mix | clients | " + " | ".join(f"{s.name} req/s" for s in servers) + " | autokg/oxigraph | autokg/rdflib-endpoint |")
+    print("|" + "---|" * (len(servers) + 4))
+    for mix_name in ("competency mix", "lookup mix"):
+        for clients in (1, 4, 16):
+            rates = {s.name: throughput[(mix_name, s.name, clients)] for s in servers}
+            cells = " | ".join(f"{r:.0f}" + (f" ({e} errors)" if e else "") for r, e in rates.values())
+            ratio_o = rates["autokg"][0] / rates["oxigraph"][0] if "oxigraph" in rates and "autokg" in rates else float("nan")
+            ratio_r = rates["autokg"][0] / rates["rdflib-endpoint"][0] if "rdflib-endpoint" in rates and "autokg" in rates and rates["rdflib-endpoint"][0] else float("nan")
+            print(f"| {mix_name} | {clients} | {cells} | {ratio_o:.2f}× | {ratio_r:.2f}× |")
+    print("\n| server | peak PSS of all its processes (MiB) | ratio to the anchor |")
+    print("|---|---|---|")
+    print(f"| anchor: one Python process, same data in pyoxigraph memory (peak RSS) | {anchor / 1024:.0f} | 1.00× |")
+    for server in servers:
+        print(f"| {server.name} | {peaks[server.name] / 1024:.0f} | {peaks[server.name] / anchor:.2f}× |")
+    for name, items in failures.items():
+        if items:
+            print(f"\n{name} failures: " + "; ".join(items))
+
+
+if __name__ == "__main__":
+    main()
