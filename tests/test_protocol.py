@@ -197,3 +197,17 @@ def test_script_in_query_is_escaped_in_html(client):
     response = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p '<script>alert(1)</script>' }x"},
                           headers={"Accept": "text/html"})
     assert b"<script>" not in response.data
+
+
+def test_one_access_log_line_per_request(client, caplog):
+    import hashlib
+    import logging
+
+    caplog.set_level(logging.INFO, logger="autokg.access")
+    send(client, "get", SELECT)
+    lines = [r.getMessage() for r in caplog.records if r.name == "autokg.access"]
+    assert len(lines) == 1
+    method, path, status, duration, rows, query = lines[0].split()
+    assert (method, path, status, rows) == ("GET", "/sparql", "200", "rows=5")
+    assert duration.endswith("ms")
+    assert query == "query=" + hashlib.sha256(SELECT.encode()).hexdigest()[:12]

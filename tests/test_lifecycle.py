@@ -1,0 +1,93 @@
+"""Server lifecycle: SIGTERM lets requests in flight finish, and a killed worker is replaced."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from conftest import free_port
+
+SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f }"  # about 2 s on the shipped data
+
+
+def start(port: int, log: Path) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "autokg.cli", "serve", "--port", str(port), "--workers", "2", "--timeout", "20"],
+        stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
+            return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(log.read_text())
+
+
+def get(port: int, query: str, timeout: float = 30) -> tuple[int, bytes]:
+    url = f"http://127.0.0.1:{port}/sparql?" + urllib.parse.urlencode({"query": query})
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+@pytest.fixture
+def server(tmp_path):
+    port = free_port()
+    process = start(port, tmp_path / "server.log")
+    yield port, process
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_sigterm_finishes_requests_in_flight(server):
+    port, process = server
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(get, port, SLOW)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        status, body = pending.result(timeout=60)
+    assert status == 200
+    assert int(json.loads(body)["results"]["bindings"][0]["n"]["value"]) > 1_000_000
+    assert process.wait(timeout=60) == 0
+
+
+def test_a_killed_worker_is_replaced(server):
+    port, process = server
+    assert get(port, "ASK { ?s ?p ?o }")[0] == 200
+    deadline = time.time() + 20
+    while time.time() < deadline and len(children(process.pid)) < 2:
+        time.sleep(0.2)
+    workers = children(process.pid)
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)
+    deadline = time.time() + 20
+    while time.time() < deadline and (len(children(process.pid)) < 2 or workers[0] in children(process.pid)):
+        time.sleep(0.2)
+    assert len(children(process.pid)) == 2 and workers[0] not in children(process.pid)
+    assert [get(port, "ASK { ?s ?p ?o }")[0] for _ in range(6)] == [200] * 6
