@@ -17,6 +17,7 @@ serve: $(STAMP)
 	$(BIN)/autokg validate
 	$(BIN)/autokg build
 	$(BIN)/autokg summary
+	$(BIN)/autokg serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
