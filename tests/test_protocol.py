@@ -211,3 +211,8 @@ def test_one_access_log_line_per_request(client, caplog):
     assert (method, path, status, rows) == ("GET", "/sparql", "200", "rows=5")
     assert duration.endswith("ms")
     assert query == "query=" + hashlib.sha256(SELECT.encode()).hexdigest()[:12]
+
+
+def test_triple_cap_is_refused_not_truncated(client):
+    response = send(client, "get", "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
+    assert response.status_code == 422 and b"limit of 2000 triples" in response.data

@@ -133,7 +133,7 @@ def run_query(args: argparse.Namespace) -> int:
 
 def run_serve(args: argparse.Namespace) -> int:
     """`autokg serve`: flags override environment variables, which override the defaults."""
-    from autokg.serving import serve
+    from autokg.serving import serve  # gunicorn is loaded only by the command that needs it
 
     names = ("host", "port", "workers", "timeout", "max_rows", "max_result_bytes", "max_content_length", "service_allow_list", "store", "dataset")
     settings = {name.upper(): getattr(args, name) for name in names if getattr(args, name) is not None}

@@ -109,14 +109,6 @@ class CappedBuffer:
         return b"".join(self.chunks)
 
 
-def counted_triples(triples: object, max_rows: int) -> object:
-    """Pass triples through, stopping past the row cap."""
-    for count, triple in enumerate(triples, start=1):
-        if count > max_rows:
-            raise CapExceeded(f"The answer has more than this endpoint's limit of {max_rows} triples: add a LIMIT")
-        yield triple
-
-
 def run_job(store: ox.Store, job: Job) -> Outcome:
     """Evaluate a job on the store and serialize the answer with Oxigraph's own serializers."""
     dataset: dict[str, object] = {}
@@ -134,8 +126,11 @@ def run_job(store: ox.Store, job: Job) -> Outcome:
             rows = [0]
 
             def counting(triples: object) -> object:
-                for triple in counted_triples(triples, job.max_rows):
+                # Oxigraph pulls the triples through this generator, so the cap stops the work early
+                for triple in triples:
                     rows[0] += 1
+                    if rows[0] > job.max_rows:
+                        raise CapExceeded(f"The answer has more than this endpoint's limit of {job.max_rows} triples: add a LIMIT")
                     yield triple
 
             buffer = CappedBuffer(None, job.max_rows, job.max_bytes)
