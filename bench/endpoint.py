@@ -247,11 +247,13 @@ def main() -> None:
                             failures[server.name].append(f"{name}: HTTP {status}")
                             break
                 latency[server.name][name] = statistics.median(times) * 1000
+                print(f"latency {server.name:<16} {name:<28} {latency[server.name][name]:9.2f} ms", file=sys.stderr, flush=True)
         throughput: dict[tuple[str, str, int], tuple[float, int]] = {}
         for mix_name, mix in (("competency mix", list(competency.values())), ("lookup mix", lookups)):
             for clients in (1, 4, 16):
                 for server in servers:
                     throughput[(mix_name, server.name, clients)] = wrk_throughput(server.url, mix, clients, args.duration)
+                    print(f"throughput {server.name:<16} {mix_name} x{clients}: {throughput[(mix_name, server.name, clients)]}", file=sys.stderr, flush=True)
     finally:
         stop_sampling.set()
         sampler.join(timeout=2)
