@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections.abc import Mapping
@@ -38,6 +39,8 @@ class AutokgServer(BaseApplication):
             logging.basicConfig(stream=sys.stderr, level=str(self.settings.get("LOG_LEVEL", "info")).upper(),
                                 format="%(asctime)s %(name)s %(message)s")
             self._app = create_app(self.settings)
+            # objects made before the fork are never collected, so the GC does not dirty the shared pages
+            gc.freeze()
         return self._app
 
 
