@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from autokg.build import build
 from autokg.config import project_files
 from autokg.shortcuts import RULES, shortcut_query
-from autokg.store import GRAPH_NS
+from autokg.store import GRAPH_NS, current_store
 
 AKG = "https://w3id.org/autokg/ontology#"
 AKGV = "https://w3id.org/autokg/vocab/"
@@ -177,7 +178,10 @@ def write_dataset(lines: list[str], out: Path) -> int:
     store = ox.Store()
     data_graph = ox.NamedNode(GRAPH_NS + "data")
     store.load("\n".join(lines).encode(), format=ox.RdfFormat.N_TRIPLES, to_graph=data_graph)
-    ontology = project_files().root / "dist" / "autokg-ontology.nt"
+    files = project_files()
+    if current_store(files) is None:
+        build(files)  # the ontology part comes from the release artefacts
+    ontology = files.root / "dist" / "autokg-ontology.nt"
     store.load(path=str(ontology), format=ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(GRAPH_NS + "ontology"))
     shortcuts = ox.NamedNode(GRAPH_NS + "shortcuts")
     for prop in RULES:
