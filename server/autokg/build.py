@@ -11,7 +11,7 @@ from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, SKOS, XSD
 
 from autokg import __version__
-from autokg.config import ONTOLOGY_NS, RESOURCE_NS, WIKIDATA_ENTITY_NS, ProjectFiles
+from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, WIKIDATA_ENTITY_NS, ProjectFiles
 from autokg.errors import AutokgError
 from autokg.loading import Project, load_project
 from autokg.shortcuts import derive_shortcuts
@@ -76,19 +76,6 @@ def serialize(quads: list[ox.Quad], suffix: str) -> bytes:
     raise AutokgError(f"Unknown artefact format '{suffix}'")
 
 
-PREFIXES = {
-    "akg": ONTOLOGY_NS,
-    "akgv": "https://w3id.org/autokg/vocab/",
-    "akr": RESOURCE_NS,
-    "wd": WIKIDATA_ENTITY_NS,
-    "schema": "https://schema.org/",
-    "skos": str(SKOS),
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "xsd": str(XSD),
-    "dcterms": str(DCTERMS),
-    "void": str(VOID),
-}
 
 
 def bind_prefixes(graph: Graph) -> Graph:

@@ -15,6 +15,23 @@ RESOURCE_NS = "https://w3id.org/autokg/id/"
 SHAPES_NS = "https://w3id.org/autokg/shapes#"
 WIKIDATA_ENTITY_NS = "http://www.wikidata.org/entity/"
 
+#: the prefixes autokg writes and reads compact names with: reports, artefacts, query answers
+PREFIXES = {
+    "akg": ONTOLOGY_NS,
+    "akgv": VOCAB_NS,
+    "akr": RESOURCE_NS,
+    "akgsh": SHAPES_NS,
+    "wd": WIKIDATA_ENTITY_NS,
+    "schema": "https://schema.org/",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "dcterms": "http://purl.org/dc/terms/",
+    "void": "http://rdfs.org/ns/void#",
+    "sh": "http://www.w3.org/ns/shacl#",
+}
+
 
 @dataclass(frozen=True)
 class ProjectFiles:

@@ -7,8 +7,8 @@ import textwrap
 
 import pyoxigraph as ox
 
+from autokg.config import PREFIXES
 from autokg.errors import AutokgError
-from autokg.validation import PREFIXES
 
 TABULAR_FORMATS = {
     "csv": ox.QueryResultsFormat.CSV,

@@ -7,12 +7,12 @@ from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, current_app, g, request
 
+from autokg.config import PREFIXES
 from autokg.description import service_description_response
 from autokg.errors import AutokgError
 from autokg.executor import Job, Outcome, text_outcome
 from autokg.guards import RefusedQuery, check_query
 from autokg.negotiation import chosen_types
-from autokg.validation import PREFIXES
 
 bp = Blueprint("protocol", __name__)
 

@@ -10,10 +10,9 @@ from dataclasses import asdict, dataclass, field
 from pyshacl import validate as shacl_validate
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from rdflib.collection import Collection
-from rdflib.namespace import XSD
-from rdflib.namespace import NamespaceManager
+from rdflib.namespace import XSD, NamespaceManager
 
-from autokg.config import ONTOLOGY_NS, RESOURCE_NS, SHAPES_NS, VOCAB_NS, WIKIDATA_ENTITY_NS
+from autokg.config import PREFIXES
 from autokg.errors import AutokgError
 from autokg.loading import Project
 
@@ -23,18 +22,6 @@ SH = Namespace("http://www.w3.org/ns/shacl#")
 SEVERITIES = {"Violation": 3, "Warning": 2, "Info": 1}
 REPORT_FORMATS = ("text", "turtle", "json")
 
-PREFIXES = {
-    "akg": ONTOLOGY_NS,
-    "akgv": VOCAB_NS,
-    "akr": RESOURCE_NS,
-    "akgsh": SHAPES_NS,
-    "wd": WIKIDATA_ENTITY_NS,
-    "schema": "https://schema.org/",
-    "skos": "http://www.w3.org/2004/02/skos/core#",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "sh": str(SH),
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-}
 
 
 def namespace_manager() -> NamespaceManager:
