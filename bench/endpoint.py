@@ -98,6 +98,26 @@ class Server:
             total += int(match.group(1)) if match else 0
         return total
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the whole process tree."""
+        ticks = 0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def wait_idle(self, seconds: float = 180) -> None:
+        """Wait until the server has finished work that clients gave up on (so it does not slow the next run)."""
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            before = self.cpu_seconds()
+            time.sleep(0.5)
+            if self.cpu_seconds() - before < 0.05:
+                return
+
     def stop(self) -> None:
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -122,7 +142,7 @@ def start_each(names: list[str], nquads: Path, workdir: Path, servers: list[Serv
         port = free_port()
         if name == "autokg":
             command = [sys.executable, "-m", "autokg.cli", "serve", "--dataset", str(nquads), "--port", str(port),
-                       "--workers", "4", "--timeout", "60"]
+                       "--timeout", "60"]
             servers.append(Server(name, command, f"http://127.0.0.1:{port}/sparql", env=dict(os.environ, AUTOKG_LOG_LEVEL="warning")))
         elif name == "oxigraph":
             location = workdir / "oxigraph-store"
@@ -253,6 +273,7 @@ def main() -> None:
             for clients in (1, 4, 16):
                 for server in servers:
                     throughput[(mix_name, server.name, clients)] = wrk_throughput(server.url, mix, clients, args.duration)
+                    server.wait_idle()
                     print(f"throughput {server.name:<16} {mix_name} x{clients}: {throughput[(mix_name, server.name, clients)]}", file=sys.stderr, flush=True)
     finally:
         stop_sampling.set()

@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the SPARQL endpoint behind gunicorn")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1; $AUTOKG_HOST)")
     serve.add_argument("--port", type=int, help="port (default 7878; $AUTOKG_PORT)")
-    serve.add_argument("--workers", type=int, help="worker processes (default 4; $AUTOKG_WORKERS)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: number of CPUs; $AUTOKG_WORKERS)")
     serve.add_argument("--timeout", type=float, help="query timeout in seconds (default 30; $AUTOKG_TIMEOUT)")
     serve.add_argument("--max-rows", type=int, help="row cap of an answer (default 100000; $AUTOKG_MAX_ROWS)")
     serve.add_argument("--max-result-bytes", type=int, help="size cap of an answer in bytes ($AUTOKG_MAX_RESULT_BYTES)")

@@ -92,7 +92,7 @@ def project_files(root: Path | str | None = None) -> ProjectFiles:
 SERVER_DEFAULTS: dict[str, object] = {
     "HOST": "127.0.0.1",
     "PORT": 7878,
-    "WORKERS": 4,
+    "WORKERS": max(2, os.cpu_count() or 2),
     "TIMEOUT": 30.0,
     "MAX_ROWS": 100_000,
     "MAX_RESULT_BYTES": 64 * 1024 * 1024,
@@ -101,6 +101,9 @@ SERVER_DEFAULTS: dict[str, object] = {
     "STORE": "memory",
     "DATASET": "",
     "LOG_LEVEL": "info",
+    # the public base the dataset's IRIs live under when this server is deployed behind it (for
+    # example https://w3id.org/autokg/): pages then link to canonical IRIs; empty links to local paths
+    "PUBLIC_BASE": "",
 }
 
 

@@ -1,7 +1,7 @@
 """Running queries where they can be stopped for real: in a child process that is killed on timeout.
 
-Oxigraph evaluates a query inside Rust without releasing the GIL and has no timeout of its own, so
-neither a thread nor a signal can interrupt it. Each serving process therefore keeps one forked child
+Oxigraph evaluates a query inside Rust and has no timeout of its own; neither a thread nor a signal
+can interrupt that work. Each serving process therefore keeps one forked child
 that shares the store's memory (copy-on-write) and runs the queries; a query that overruns its time
 is ended by killing that child, and a fresh child is forked for the next query.
 """
@@ -153,20 +153,40 @@ def run_job(store: ox.Store, job: Job) -> Outcome:
         return text_outcome(400, f"The query could not be evaluated: {error}")
 
 
+#: a child whose resident memory grew by more than this since its fork retires after its answer, so
+#: the memory a big query made it allocate goes back to the system instead of staying private
+CHILD_GROWTH_LIMIT = 64 * 1024 * 1024
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def resident_bytes() -> int:
+    """This process's resident set size, from /proc/self/statm (cheap enough to read per query)."""
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[1]) * PAGE_SIZE
+
+
 def child_loop(store: ox.Store, connection: Connection) -> None:
-    """Serve jobs from the parent until it hangs up."""
+    """Serve jobs from the parent until it hangs up, or until the child has grown too big."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    baseline = resident_bytes()
     while True:
         try:
             job = pickle.loads(connection.recv_bytes())
         except (EOFError, OSError):
             os._exit(0)
-        connection.send_bytes(pickle.dumps(run_job(store, job), protocol=pickle.HIGHEST_PROTOCOL))
+        outcome = run_job(store, job)
+        retiring = resident_bytes() - baseline > CHILD_GROWTH_LIMIT
+        connection.send_bytes(pickle.dumps((outcome, retiring), protocol=pickle.HIGHEST_PROTOCOL))
+        if retiring:
+            os._exit(0)
 
 
 class Executor:
-    """One query child per serving process, forked on first use and replaced when killed."""
+    """One query child per serving process, forked on first use and replaced when killed or retired.
+
+    Not thread-safe: each serving process handles one request at a time (a gunicorn sync worker).
+    """
 
     def __init__(self, store: ox.Store | None, opener: object = None) -> None:
         # an on-disk store must be opened after the fork (RocksDB handles do not survive one)
@@ -217,7 +237,10 @@ class Executor:
         try:
             connection.send_bytes(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
             if connection.poll(timeout):
-                return pickle.loads(connection.recv_bytes())
+                outcome, retiring = pickle.loads(connection.recv_bytes())
+                if retiring:
+                    self.stop()
+                return outcome
         except (EOFError, OSError):
             self.stop()
             return text_outcome(500, "The query process died while answering; it has been restarted")

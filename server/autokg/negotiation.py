@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
@@ -70,4 +72,10 @@ def chosen_types(accept_header: str | None, format_name: str | None) -> tuple[st
         if format_name not in FORMAT_NAMES:
             raise AutokgError(f"Parameter 'format': unknown value '{format_name}' (use one of {', '.join(FORMAT_NAMES)})")
         return FORMAT_NAMES[format_name]
+    return types_for_accept(accept_header)
+
+
+@lru_cache(maxsize=256)
+def types_for_accept(accept_header: str | None) -> tuple[str | None, str | None]:
+    """(result type, graph type) for an Accept header; cached, since clients resend the same few headers."""
     return best_type(accept_header, RESULT_TYPES), best_type(accept_header, GRAPH_TYPES)

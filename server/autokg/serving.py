@@ -25,6 +25,8 @@ class AutokgServer(BaseApplication):
         # a worker waits for its query child; gunicorn must not kill it before the query timeout fires
         self.cfg.set("bind", f"{config['HOST']}:{config['PORT']}")
         self.cfg.set("workers", int(config["WORKERS"]))
+        # sync, not gthread: a gthread worker busy with a long query still accepts connections and
+        # leaves them waiting; a busy sync worker accepts none, so the idle workers answer them
         self.cfg.set("worker_class", "sync")
         self.cfg.set("timeout", int(float(config["TIMEOUT"])) + 30)
         self.cfg.set("graceful_timeout", int(float(config["TIMEOUT"])) + 5)
