@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from autokg import api, sparql
+from autokg import api, pages, sparql
 from autokg.config import SERVER_DEFAULTS, allow_list, environment_settings, project_files
 from autokg.dataset import load_served_dataset
 
@@ -30,6 +30,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.extensions["autokg"] = load_served_dataset(files, str(app.config["STORE"]), str(app.config["DATASET"]))
     app.register_blueprint(sparql.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
     app.before_request(start_timer)
     app.after_request(finish_response)
     app.register_error_handler(HTTPException, http_error)

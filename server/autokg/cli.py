@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="allow SERVICE calls to this endpoint (repeatable; $AUTOKG_SERVICE_ALLOW_LIST)")
     serve.add_argument("--store", choices=("memory", "disk"), help="serve from memory (default) or from the on-disk store")
     serve.add_argument("--dataset", help="serve this N-Quads file instead of the project's build (benchmarks)")
+    serve.add_argument("--public-base", help="the base the IRIs are published under when deployed behind it, "
+                                              "e.g. https://w3id.org/autokg/ (pages then link to canonical IRIs; $AUTOKG_PUBLIC_BASE)")
     serve.set_defaults(run=run_serve)
 
     build = commands.add_parser("build", help="derive shortcuts, write release artefacts to dist/ and build the store")
@@ -135,7 +137,7 @@ def run_serve(args: argparse.Namespace) -> int:
     """`autokg serve`: flags override environment variables, which override the defaults."""
     from autokg.serving import serve  # gunicorn is loaded only by the command that needs it
 
-    names = ("host", "port", "workers", "timeout", "max_rows", "max_result_bytes", "max_content_length", "service_allow_list", "store", "dataset")
+    names = ("host", "port", "workers", "timeout", "max_rows", "max_result_bytes", "max_content_length", "service_allow_list", "store", "dataset", "public_base")
     settings = {name.upper(): getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.root:
         settings["ROOT"] = str(args.root)

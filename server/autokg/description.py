@@ -5,12 +5,12 @@ from __future__ import annotations
 from functools import lru_cache
 from html import escape
 
-from flask import Response, current_app, render_template_string, request
+from flask import Response, current_app, request
 from rdflib import RDF, BNode, Graph, Literal, Namespace, URIRef
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from autokg.negotiation import FORMAT_NAMES, GRAPH_TYPES, RESULT_TYPES
+from autokg.negotiation import GRAPH_TYPES, RESULT_TYPES
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 FORMATS = Namespace("http://www.w3.org/ns/formats/")
@@ -66,31 +66,6 @@ def serialized_description(endpoint: str, graphs: tuple[tuple[str, str], ...], t
     return describe_service(endpoint, dict(graphs), triples).serialize(format=fmt, encoding="utf-8")
 
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>autokg SPARQL endpoint</title></head>
-<body>
-<h1>autokg SPARQL endpoint</h1>
-<p>Send SPARQL 1.1 queries to <code>{{ endpoint }}</code> by GET, form POST or direct POST.
-The default graph is the union of the dataset's named graphs. Version {{ version }}, {{ triples }} triples.</p>
-<form method="get" action="{{ endpoint }}">
-<p><label for="query">Query</label><br>
-<textarea id="query" name="query" rows="12" cols="90">{{ example }}</textarea></p>
-<p><label for="format">Format</label>
-<select id="format" name="format">{% for name in formats %}<option>{{ name }}</option>{% endfor %}</select>
-<button type="submit">Run</button></p>
-</form>
-<p>Machine-readable description: <a href="{{ endpoint }}?format=turtle">Turtle</a>,
-<a href="{{ endpoint }}?format=rdfxml">RDF/XML</a>; dataset statistics: <a href="void">VoID</a>;
-competency queries: <a href="queries">/queries</a>.</p>
-</body></html>
-"""
-EXAMPLE = """PREFIX akg: <https://w3id.org/autokg/ontology#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-SELECT ?venture ?label WHERE {
-  ?venture a akg:JointVentureFormation ; rdfs:label ?label .
-} LIMIT 20"""
-
-
 def service_description_response() -> Response:
     """The description in Turtle (default), RDF/XML, N-Triples or JSON-LD; an HTML page for browsers; 406 otherwise."""
     dataset = current_app.extensions["autokg"]
@@ -111,9 +86,9 @@ def service_description_response() -> Response:
         return Response("406 Not Acceptable: the service description is offered as " + ", ".join(offered) + "\n",
                         406, content_type="text/plain; charset=utf-8")
     if chosen == "text/html":
-        html = render_template_string(PAGE, endpoint=endpoint, version=dataset.version, triples=dataset.triples,
-                                      example=EXAMPLE, formats=list(FORMAT_NAMES))
-        response = Response(html, content_type="text/html; charset=utf-8")
+        from autokg.pages import query_page  # pages imports the protocol module, which imports this one
+
+        response = query_page()
     else:
         body = serialized_description(endpoint, tuple(sorted(dataset.graphs.items())), dataset.triples, DESCRIPTION_TYPES[chosen])
         response = Response(body, content_type=f"{chosen}; charset=utf-8")

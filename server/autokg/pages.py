@@ -1,0 +1,274 @@
+"""Browsing: the home page, search, dereferenceable entities, source pages, the query page and the ontology docs.
+
+Every resource path answers browsers with HTML and RDF clients with RDF, from the same route (the
+`pages` blueprint). Pages are rendered on the server and need no JavaScript; the query page's editor
+only adds highlighting on top of a plain form.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+import pyoxigraph as ox
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+
+from autokg import entities
+from autokg.api import catalog
+from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, VOCAB_NS
+from autokg.diagram import charts, neighbourhood
+from autokg.documentation import VOCAB_ANCHOR, ontology_docs
+from autokg.executor import GRAPH_FORMATS, Job, Outcome
+from autokg.guards import RefusedQuery, check_query
+from autokg.negotiation import FORMAT_NAMES, GRAPH_TYPES, best_type
+from autokg.store import PART_GRAPHS
+
+bp = Blueprint("pages", __name__)
+
+#: what a resource path offers: a page for browsers first (the default), then every RDF syntax
+PAGE_TYPES = {"text/html": "text/html", "application/xhtml+xml": "text/html"} | GRAPH_TYPES
+#: format= values on resource paths
+RESOURCE_FORMATS = {"html": "text/html"} | {name: graph for name, (_, graph) in FORMAT_NAMES.items() if graph}
+#: downloads offered under a query's results
+DOWNLOADS = {"SELECT": ("json", "xml", "csv", "tsv"), "ASK": ("json", "xml"), "GRAPH": ("turtle", "ntriples", "rdfxml", "jsonld", "nquads")}
+
+
+def store() -> ox.Store:
+    """The served store of this process."""
+    return current_app.extensions["autokg"].store
+
+
+def href(iri: str) -> str:
+    """Where a link to `iri` points: the local route, or the IRI itself behind a public base (PUBLIC_BASE)."""
+    if current_app.config.get("PUBLIC_BASE") or entities.local_path(iri) is None:
+        return iri
+    return request.script_root + entities.local_path(iri)
+
+
+@bp.app_context_processor
+def helpers() -> dict[str, object]:
+    """Functions the templates use."""
+    return {"href": href, "format_number": entities.format_number}
+
+
+def chosen_type() -> str | None:
+    """The media type to answer a resource request with (format= wins over Accept), or None for 406."""
+    name = request.args.get("format")
+    if name:
+        return RESOURCE_FORMATS.get(name)
+    return best_type(request.headers.get("Accept"), PAGE_TYPES)
+
+
+def not_acceptable() -> Response:
+    """406 listing what is on offer."""
+    offered = ", ".join(dict.fromkeys(PAGE_TYPES.values()))
+    return Response(f"406 Not Acceptable: this resource is offered as {offered} (or use format=)\n", 406,
+                    content_type="text/plain; charset=utf-8")
+
+
+def rdf_response(triples: list[ox.Triple] | list[ox.Quad], media_type: str) -> Response:
+    """Triples (or quads) in the chosen RDF syntax, serialized by Oxigraph."""
+    fmt = GRAPH_FORMATS[media_type]
+    if fmt == ox.RdfFormat.N_QUADS:
+        triples = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) if isinstance(t, ox.Triple) else t for t in triples]
+    elif triples and isinstance(triples[0], ox.Quad):
+        triples = [t.triple for t in triples]
+    prefixes = PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
+    body = ox.serialize(sorted(triples, key=str), format=fmt, prefixes=prefixes)
+    response = Response(body, content_type=f"{media_type}; charset=utf-8")
+    response.vary.add("Accept")
+    return response
+
+
+def html_response(template: str, status: int = 200, **context: object) -> Response:
+    """A rendered page."""
+    response = Response(render_template(template, **context), status=status, content_type="text/html; charset=utf-8")
+    response.vary.add("Accept")
+    return response
+
+
+@bp.get("/")
+def home() -> Response:
+    """What the dataset is, its licence and counts, a search box, and lists of organizations, sources and questions."""
+    dataset = current_app.extensions["autokg"]
+    counts = entities.select(store(), """
+SELECT (COUNT(DISTINCT ?o) AS ?organizations) (COUNT(DISTINCT ?r) AS ?relationships) (COUNT(DISTINCT ?e) AS ?evidence) WHERE {
+  { ?o a ?c . ?c rdfs:subClassOf* akg:Organization } UNION { ?r akg:evidence ?e }
+}""")[0]
+    return html_response(
+        "home.html",
+        triples=dataset.triples,
+        version=dataset.version,
+        counts={k: int(v.value) for k, v in counts.items()},
+        organizations=entities.organizations(store()),
+        sources=entities.sources(store()),
+        questions=list(catalog().values()),
+    )
+
+
+@bp.get("/search")
+def search() -> Response:
+    """Resources whose English or Chinese label or alias contains the words."""
+    words = request.args.get("q", "")
+    hits = entities.search(store(), words)
+    return html_response("search.html", words=words, hits=hits)
+
+
+def negotiate_resource(iri: str, slug: str) -> tuple[str | None, Response | None]:
+    """The media type for a resource path, and the 406 or 404 answer when there is nothing to serve."""
+    media_type = chosen_type()
+    if media_type is None:
+        return None, not_acceptable()
+    if not entities.SLUG.match(slug) or not entities.exists(store(), iri):
+        return media_type, Response(f"404 No resource {iri} in this dataset\n", 404, content_type="text/plain; charset=utf-8")
+    return media_type, None
+
+
+@bp.get("/id/<slug>")
+def resource(slug: str) -> Response:
+    """A resource: its page for browsers, its description in RDF for RDF clients, 404 with near matches if unknown."""
+    iri = RESOURCE_NS + slug
+    media_type, refusal = negotiate_resource(iri, slug)
+    if refusal is not None:
+        if refusal.status_code == 404 and media_type == "text/html":
+            return html_response("not_found.html", 404, iri=iri, near=entities.near_matches(store(), slug))
+        return refusal
+    if media_type != "text/html":
+        return rdf_response(entities.description(store(), iri), media_type)
+    card = entities.card(store(), iri)
+    if any(t == ONTOLOGY_NS + "SourceDocument" for t, _ in card.types):
+        files = current_app.extensions["autokg.files"]
+        return html_response("source.html", card=card, facts=entities.source_facts(store(), iri, files.root))
+    ties = entities.relationships(store(), iri)
+    grouped = entities.figures(store(), iri)
+    return html_response(
+        "entity.html", card=card, ties=ties, diagram=neighbourhood(iri, card.label, ties),
+        figures=grouped, charts=charts(grouped),
+    )
+
+
+@bp.get("/ontology")
+def ontology() -> Response:
+    """The ontology: its documentation for browsers, its RDF (with vocabularies and alignment) for RDF clients."""
+    media_type = chosen_type()
+    if media_type is None:
+        return not_acceptable()
+    if media_type != "text/html":
+        return rdf_response(list(store().quads_for_pattern(None, None, None, PART_GRAPHS["ontology"])), media_type)
+    return html_response("ontology.html", docs=ontology_docs(store()))
+
+
+@bp.get("/vocab/<slug>")
+def concept(slug: str) -> Response:
+    """A vocabulary concept or scheme: its place in the ontology docs for browsers, its triples for RDF clients."""
+    iri = VOCAB_NS + slug
+    media_type, refusal = negotiate_resource(iri, slug)
+    if refusal is not None:
+        return refusal
+    if media_type == "text/html":
+        return redirect(url_for("pages.ontology") + "#" + VOCAB_ANCHOR + slug, 303)
+    node = ox.NamedNode(iri)
+    return rdf_response([q.triple for q in store().quads_for_pattern(node, None, None, None)], media_type)
+
+
+def run_for_page(query: str) -> tuple[str, Outcome | None, str]:
+    """Run a query from the query page through the guarded executor; (form, outcome, refusal message)."""
+    try:
+        check_query(query, current_app.config["SERVICE_ALLOW_LIST"])
+    except RefusedQuery as error:
+        return "", None, str(error)
+    job = Job(query=query, result_type="application/sparql-results+json", graph_type="application/n-triples",
+              max_rows=int(current_app.config["MAX_ROWS"]), max_bytes=int(current_app.config["MAX_RESULT_BYTES"]))
+    outcome = current_app.extensions["autokg"].executor.run(job, float(current_app.config["TIMEOUT"]))
+    form = "GRAPH" if outcome.content_type.startswith("application/n-triples") else "SELECT"
+    return form, outcome, ""
+
+
+#: rows shown on the query page; the downloads have all of them
+SHOWN_ROWS = 1000
+
+
+def result_table(form: str, outcome: Outcome) -> tuple[list[str], list[list[dict[str, str]]], bool | None]:
+    """Column names, rows of cells (text and link) and the ASK answer, from an executor outcome."""
+    if form == "GRAPH":
+        rows = []
+        for triple in ox.parse(outcome.body, format=ox.RdfFormat.N_TRIPLES):
+            rows.append([cell(triple.subject), cell(triple.predicate), cell(triple.object)])
+            if len(rows) >= SHOWN_ROWS:
+                break
+        return ["subject", "predicate", "object"], rows, None
+    answer = json.loads(outcome.body)
+    if "boolean" in answer:
+        return [], [], bool(answer["boolean"])
+    columns = answer["head"].get("vars", [])
+    rows = [[json_cell(binding.get(c)) for c in columns] for binding in answer["results"]["bindings"][:SHOWN_ROWS]]
+    return columns, rows, None
+
+
+def cell(node: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> dict[str, str]:
+    """A table cell for an RDF term: its text, and a link for IRIs."""
+    if isinstance(node, ox.NamedNode):
+        return {"text": compact(node.value), "link": href(node.value), "title": node.value}
+    if isinstance(node, ox.Literal):
+        suffix = f"@{node.language}" if node.language else ""
+        return {"text": node.value + suffix, "link": "", "title": node.datatype.value}
+    return {"text": str(node), "link": "", "title": ""}
+
+
+def json_cell(binding: dict[str, str] | None) -> dict[str, str]:
+    """A table cell for a SPARQL JSON binding."""
+    if binding is None:
+        return {"text": "", "link": "", "title": ""}
+    if binding["type"] == "uri":
+        return {"text": compact(binding["value"]), "link": href(binding["value"]), "title": binding["value"]}
+    suffix = f"@{binding['xml:lang']}" if "xml:lang" in binding else ""
+    return {"text": binding["value"] + suffix, "link": "", "title": binding.get("datatype", "")}
+
+
+def compact(iri: str) -> str:
+    """An IRI as a prefixed name when a project prefix covers it.
+
+    >>> compact("https://w3id.org/autokg/id/im-motors")
+    'akr:im-motors'
+    """
+    for name, namespace in PREFIXES.items():
+        if iri.startswith(namespace) and "/" not in iri[len(namespace):] and "#" not in iri[len(namespace):]:
+            return f"{name}:{iri[len(namespace):]}"
+    return iri
+
+
+STARTER_PREFIXES = ("akg", "akgv", "akr", "rdfs", "schema", "skos", "xsd")
+STARTER = """
+SELECT ?venture ?label WHERE {
+  ?venture a akg:JointVentureFormation ;
+           rdfs:label ?label .
+  FILTER (lang(?label) = "en")
+}
+ORDER BY ?label
+LIMIT 20
+"""
+
+
+@bp.get("/query")
+def query_page() -> Response:
+    """The query page: an editor with the project's prefixes, the competency queries as examples, results as a table."""
+    text = request.args.get("query", "")
+    example = catalog().get(request.args.get("example", ""))
+    if not text and example is not None:
+        text = example.text
+    elif not text:
+        text = "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in PREFIXES.items() if name in STARTER_PREFIXES) + STARTER
+    ran = bool(request.args.get("query", "").strip())
+    context: dict[str, object] = {"query": text, "examples": list(catalog().values()), "prefixes": PREFIXES, "ran": False}
+    if ran:
+        form, outcome, refusal = run_for_page(text)
+        context["ran"] = True
+        if refusal or outcome is None:
+            return html_response("query.html", 400, error=refusal, **context)
+        if outcome.status != 200:
+            return html_response("query.html", outcome.status, error=outcome.body.decode("utf-8", "replace"), **context)
+        columns, rows, boolean = result_table(form, outcome)
+        kind = "ASK" if boolean is not None else form
+        downloads = [(name, url_for("protocol.sparql") + "?" + urlencode({"query": text, "format": name})) for name in DOWNLOADS[kind]]
+        context.update(columns=columns, rows=rows, boolean=boolean, total=outcome.rows, downloads=downloads, shown=SHOWN_ROWS)
+    return html_response("query.html", **context)
