@@ -175,7 +175,7 @@ def request_time(url: str, query: str, timeout: float) -> tuple[float, int]:
 def workloads(nquads: Path, lookups: int, seed: int) -> tuple[dict[str, str], list[str]]:
     """The competency queries (parameters left open) and entity lookup queries."""
     catalog = load_catalog(ROOT / "queries")
-    competency = {name: with_parameters(q, {}) for name, q in catalog.items() if q.form == "SELECT"}
+    competency = {name: with_parameters(q, {}) for name, q in catalog.items() if q.form == "SELECT" and not q.federated}
     entities = sorted({line.split(" ", 1)[0] for line in nquads.read_text().splitlines() if "/id/syn-org-" in line.split(" ", 1)[0]})
     chooser = random.Random(seed)
     picked = [chooser.choice(entities) for _ in range(lookups)]

@@ -82,7 +82,7 @@ def live_server():
     process = subprocess.Popen(
         [sys.executable, "-m", "autokg.cli", "serve", "--port", str(port), "--workers", "3", "--timeout", "3",
          "--max-body", str(1024 * 1024)],
-        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, AUTOKG_SERVICE_ALLOW_LIST=""),
+        stdout=log, stderr=subprocess.STDOUT, env={k: v for k, v in os.environ.items() if k != "AUTOKG_SERVICE_ALLOW_LIST"},
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -100,3 +100,33 @@ def live_server():
     process.terminate()
     process.wait(timeout=30)
     log.close()
+
+
+@pytest.fixture(scope="session")
+def wikidata_endpoint(tmp_path_factory):
+    """Oxigraph's server (from PyPI) on 127.0.0.1, loaded with the Wikidata-model fixture; yields its query URL."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    binary = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which("oxigraph")
+    assert binary, "the oxigraph server is part of the test extra: pip install -e '.[test]'"
+    location = tmp_path_factory.mktemp("wikidata-store")
+    subprocess.run([binary, "load", "--location", str(location), "--file", str(TESTS / "fixtures" / "wikidata-fixture.ttl")],
+                   check=True, capture_output=True)
+    port = free_port()
+    process = subprocess.Popen([binary, "serve-read-only", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/query"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url + "?query=ASK%7B%7D", timeout=2):
+                break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)

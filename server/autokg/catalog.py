@@ -12,6 +12,7 @@ import pyoxigraph as ox
 
 from autokg.config import RESOURCE_NS, VOCAB_NS
 from autokg.errors import AutokgError
+from autokg.guards import tokens
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 PARAMETER_LINE = re.compile(r"^#\s+(?P<name>[A-Za-z_]\w*)\s+\((?P<type>\w+),\s*example\s+(?P<example>[^)]+)\):\s*(?P<description>.+)$")
@@ -43,6 +44,11 @@ class CompetencyQuery:
     form: str = "SELECT"
     ordered: bool = False
     examples: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def federated(self) -> bool:
+        """Whether the query calls a remote endpoint with SERVICE (so it needs the network to answer)."""
+        return any(kind == "word" and value.upper() == "SERVICE" for kind, value in tokens(self.text))
 
     def parameter(self, name: str) -> Parameter:
         """The parameter called `name`; raises AutokgError naming the known ones."""

@@ -7,17 +7,22 @@ import json
 import sys
 from pathlib import Path
 
+import pyoxigraph as ox
+
 from autokg import __version__
 from autokg.build import build
 from autokg.catalog import bind_parameters, find_query, load_catalog, with_parameters
-from autokg.config import project_files
+from autokg.config import ProjectFiles, project_files
 from autokg.errors import AutokgError
 from autokg.loading import load_graph, load_project
 from autokg.querying import OUTPUT_FORMATS, execute, render
+from autokg.reconcile import Candidate, diff, link_candidates, missing_statements, render_differences, unlinked_entities
+from autokg.remote import WIKIDATA_ENDPOINT
 from autokg.store import current_store, open_store
 from autokg.statistics import dataset_summary, render_summary
 from autokg.turtle import format_turtle_file
 from autokg.validation import REPORT_FORMATS, validate_graph
+from autokg.wikidata import WIKIBASE_PREFIXES, LeftOut, exportable_facts, quickstatements, wikibase_rdf
 
 FAIL_ON = {"violation": "Violation", "warning": "Warning", "info": "Info"}
 
@@ -66,6 +71,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-base", help="the base the IRIs are published under when deployed behind it, "
                                               "e.g. https://w3id.org/autokg/ (pages then link to canonical IRIs; $AUTOKG_PUBLIC_BASE)")
     serve.set_defaults(run=run_serve)
+
+    export = commands.add_parser("export", help="export facts in Wikidata's model")
+    export.add_argument("target", choices=("wikidata", "quickstatements"),
+                        help="wikidata: Wikibase RDF of every exportable fact; quickstatements: V1 commands for the facts Wikidata lacks")
+    export.add_argument("--format", choices=("turtle", "ntriples"), default="turtle", help="RDF syntax of `export wikidata`")
+    export.add_argument("--output", type=Path, help="write here instead of standard output")
+    export.add_argument("--report", type=Path, help="write the facts left out, with the reason, here (TSV) instead of standard error")
+    add_endpoint_options(export, "the Wikidata endpoint that `export quickstatements` compares with")
+    export.set_defaults(run=run_export)
+
+    diff = commands.add_parser("diff-wikidata", help="compare our facts with Wikidata's, property by property")
+    diff.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    add_endpoint_options(diff, "the Wikidata SPARQL endpoint")
+    diff.set_defaults(run=run_diff)
+
+    links = commands.add_parser("links", help="entities without a Wikidata link, most connected first")
+    links.add_argument("--endpoint", help="propose candidates from this Wikidata endpoint by exact English or Chinese label")
+    links.add_argument("--timeout", type=float, default=60.0, help="seconds per remote request (default 60)")
+    links.set_defaults(run=run_links)
 
     build = commands.add_parser("build", help="derive shortcuts, write release artefacts to dist/ and build the store")
     build.set_defaults(run=run_build)
@@ -122,14 +146,89 @@ def run_query(args: argparse.Namespace) -> int:
     files = project_files(args.root)
     query = find_query(load_catalog(files.queries), args.query)
     text = with_parameters(query, bind_parameters(query, parse_param_options(args.param)))
-    if current_store(files) is None:
-        print("autokg: the data changed since the last build; building the store first", file=sys.stderr)
-        build(files)
-    store = open_store(files)
-    results = execute(store, text)
+    results = execute(ready_store(files), text)
     fmt = args.format or ("table" if sys.stdout.isatty() else ("turtle" if query.form in ("CONSTRUCT", "DESCRIBE") else "csv"))
     sys.stdout.buffer.write(render(results, fmt))
     sys.stdout.flush()
+    return 0
+
+
+def add_endpoint_options(command: argparse.ArgumentParser, what: str) -> None:
+    """--endpoint and --timeout for commands that query Wikidata."""
+    command.add_argument("--endpoint", default=WIKIDATA_ENDPOINT, help=f"{what} (default {WIKIDATA_ENDPOINT})")
+    command.add_argument("--timeout", type=float, default=60.0, help="seconds per remote request (default 60)")
+
+
+def ready_store(files: ProjectFiles) -> ox.Store:
+    """The built store, opened read-only, after a build if the inputs changed."""
+    if current_store(files) is None:
+        print("autokg: the data changed since the last build; building the store first", file=sys.stderr)
+        build(files)
+    return open_store(files)
+
+
+def write_output(data: bytes, path: Path | None) -> None:
+    """Bytes to a file, or to standard output."""
+    if path is None:
+        if hasattr(sys.stdout, "buffer"):
+            sys.stdout.buffer.write(data)
+        else:  # a text stream, as when a caller captures the output
+            sys.stdout.write(data.decode("utf-8"))
+        sys.stdout.flush()
+    else:
+        path.write_bytes(data)
+
+
+def write_report(left_out: list[LeftOut], path: Path | None) -> None:
+    """The facts left out, one per line with the reason: to a TSV file, or to standard error."""
+    lines = ["relationship\treason\tlabel"] + [f"{item.relationship}\t{item.reason}\t{item.label}" for item in left_out]
+    if path is not None:
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    else:
+        print(f"autokg: {len(left_out)} facts left out:", file=sys.stderr)
+        print("\n".join(lines[1:]), file=sys.stderr)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """`autokg export wikidata|quickstatements`."""
+    store = ready_store(project_files(args.root))
+    export = exportable_facts(store)
+    if args.target == "wikidata":
+        fmt = ox.RdfFormat.TURTLE if args.format == "turtle" else ox.RdfFormat.N_TRIPLES
+        prefixes = WIKIBASE_PREFIXES if fmt == ox.RdfFormat.TURTLE else None
+        write_output(ox.serialize(wikibase_rdf(export), format=fmt, prefixes=prefixes), args.output)
+        write_report(export.left_out, args.report)
+        print(f"autokg: exported {len(export.statements)} statements", file=sys.stderr)
+        return 0
+    differences = diff(store, export, args.endpoint, args.timeout)
+    commands, skipped = quickstatements(export, missing_statements(differences))
+    write_output(commands.encode("utf-8"), args.output)
+    write_report(export.left_out + skipped, args.report)
+    print(f"autokg: {commands.count(chr(10))} QuickStatements commands", file=sys.stderr)
+    return 0
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    """`autokg diff-wikidata`: agree, missing in Wikidata, missing in autokg or conflict, fact by fact."""
+    store = ready_store(project_files(args.root))
+    differences = diff(store, exportable_facts(store), args.endpoint, args.timeout)
+    sys.stdout.write(render_differences(differences, args.format))
+    return 0
+
+
+def run_links(args: argparse.Namespace) -> int:
+    """`autokg links`: unlinked entities by number of relationships; with --endpoint, candidates to confirm."""
+    unlinked = unlinked_entities(ready_store(project_files(args.root)))
+    candidates = link_candidates(unlinked, args.endpoint, args.timeout) if args.endpoint else []
+    by_entity: dict[str, list[Candidate]] = {}
+    for candidate in candidates:
+        by_entity.setdefault(candidate.entity, []).append(candidate)
+    for entity in unlinked:
+        print(f"{entity.relationships:>4}  {entity.label}  <{entity.iri}>")
+        for c in by_entity.get(entity.iri, []):
+            print(f"        candidate {c.item} {c.item_label!r}: {c.description or '(no description)'} (label match: {c.matched!r})")
+    if args.endpoint:
+        print(f"\n{len(candidates)} candidates for {len(by_entity)} entities; confirm each by hand before adding a skos:exactMatch")
     return 0
 
 

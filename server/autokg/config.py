@@ -97,7 +97,8 @@ SERVER_DEFAULTS: dict[str, object] = {
     "MAX_ROWS": 100_000,
     "MAX_RESULT_BYTES": 64 * 1024 * 1024,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
-    "SERVICE_ALLOW_LIST": "",
+    # SERVICE may call these endpoints only; the Wikidata Query Service alone by default
+    "SERVICE_ALLOW_LIST": "https://query.wikidata.org/sparql",
     "STORE": "memory",
     "DATASET": "",
     "LOG_LEVEL": "info",
