@@ -297,3 +297,25 @@ def test_service_outside_the_allow_list_is_refused(client):
     response = client.get("/sparql?" + urllib.parse.urlencode({"query": "SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }"}))
     assert response.status_code == 400 and b"allow-list" in response.data
     assert WIKIDATA_ENDPOINT.encode() in response.data, "the refusal names what is allowed"
+
+
+def test_qualifiers_in_rdf_and_quickstatements():
+    import pyoxigraph as ox
+
+    from autokg.wikidata import XSD, Export, Reference, Statement, quickstatements, wikibase_rdf
+
+    share = ox.Literal("0.5", datatype=ox.NamedNode(XSD + "decimal"))
+    start = ox.Literal("2015-03", datatype=ox.NamedNode(XSD + "gYearMonth"))
+    statement = Statement("https://w3id.org/autokg/id/r", "a", "P127", "b", [("P1107", share), ("P580", start)],
+                          [Reference("https://example.org/1", None, "", "quoted")])
+    export = Export([statement], [], {"a": str(WD.Q1), "b": str(WD.Q2)})
+    graph = Graph()
+    for triple in wikibase_rdf(export):
+        graph.add(tuple(URIRef(t.value) if isinstance(t, ox.NamedNode) else __import__("rdflib").Literal(
+            t.value, lang=t.language, datatype=None if t.language else URIRef(t.datatype.value)) for t in triple))
+    node = next(graph.objects(WD.Q1, P.P127))
+    assert float(graph.value(node, URIRef(str(P) + "qualifier/P1107"))) == 0.5
+    time_node = graph.value(node, URIRef(str(P) + "qualifier/value/P580"))
+    assert int(graph.value(time_node, URIRef("http://wikiba.se/ontology#timePrecision"))) == 10
+    line = quickstatements(export)[0]
+    assert line == 'Q1\tP127\tQ2\tP1107\t0.5\tP580\t+2015-03-00T00:00:00Z/10\tS854\t"https://example.org/1"\tS1683\ten:"quoted"\n'
