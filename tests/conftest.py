@@ -102,9 +102,8 @@ def live_server():
     log.close()
 
 
-@pytest.fixture(scope="session")
-def wikidata_endpoint(tmp_path_factory):
-    """Oxigraph's server (from PyPI) on 127.0.0.1, loaded with the Wikidata-model fixture; yields its query URL."""
+def oxigraph_server(data: Path, location: Path, *options: str):
+    """Load `data` into an Oxigraph server (from the test extra) on 127.0.0.1; returns (query URL, process)."""
     import shutil
     import subprocess
     import sys
@@ -113,11 +112,9 @@ def wikidata_endpoint(tmp_path_factory):
 
     binary = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which("oxigraph")
     assert binary, "the oxigraph server is part of the test extra: pip install -e '.[test]'"
-    location = tmp_path_factory.mktemp("wikidata-store")
-    subprocess.run([binary, "load", "--location", str(location), "--file", str(TESTS / "fixtures" / "wikidata-fixture.ttl")],
-                   check=True, capture_output=True)
+    subprocess.run([binary, "load", "--location", str(location), "--file", str(data)], check=True, capture_output=True)
     port = free_port()
-    process = subprocess.Popen([binary, "serve-read-only", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+    process = subprocess.Popen([binary, "serve-read-only", "--location", str(location), "--bind", f"127.0.0.1:{port}", *options],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/query"
     deadline = time.time() + 30
@@ -127,6 +124,25 @@ def wikidata_endpoint(tmp_path_factory):
                 break
         except OSError:
             time.sleep(0.1)
+    return url, process
+
+
+@pytest.fixture(scope="session")
+def wikidata_endpoint(tmp_path_factory):
+    """Oxigraph's server loaded with the Wikidata-model fixture; yields its query URL."""
+    url, process = oxigraph_server(TESTS / "fixtures" / "wikidata-fixture.ttl", tmp_path_factory.mktemp("wikidata-store"))
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def autokg_on_oxigraph(tmp_path_factory, files):
+    """Oxigraph's server holding the built dataset, its default graph the union; yields its query URL."""
+    from autokg.build import build
+
+    build(files)
+    url, process = oxigraph_server(files.root / "dist" / "autokg.nq", tmp_path_factory.mktemp("autokg-store"), "--union-default-graph")
     yield url
     process.terminate()
     process.wait(timeout=10)

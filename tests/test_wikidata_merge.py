@@ -319,3 +319,28 @@ def test_qualifiers_in_rdf_and_quickstatements():
     assert int(graph.value(time_node, URIRef("http://wikiba.se/ontology#timePrecision"))) == 10
     line = quickstatements(export)[0]
     assert line == 'Q1\tP127\tQ2\tP1107\t0.5\tP580\t+2015-03-00T00:00:00Z/10\tS854\t"https://example.org/1"\tS1683\ten:"quoted"\n'
+
+
+# --- a catalogue query on another endpoint (the start of issue 7) -------------------------------------
+
+
+OFFLINE = sorted(name for name, q in load_catalog(project_files().queries).items() if not q.federated and q.form in ("SELECT", "ASK"))
+
+
+@pytest.mark.parametrize("name", OFFLINE)
+def test_query_endpoint_gives_the_embedded_answer(runner, autokg_on_oxigraph, name):
+    local = runner("query", name, "--format", "json")
+    remote = runner("query", name, "--format", "json", "--endpoint", autokg_on_oxigraph)
+    assert local.status == remote.status == 0, remote.err
+    mine, theirs = json.loads(local.out), json.loads(remote.out)
+    assert mine["head"] == theirs["head"] and mine.get("boolean") == theirs.get("boolean")
+    if "boolean" in mine:
+        return
+    key = lambda b: json.dumps(b, sort_keys=True)  # noqa: E731
+    assert sorted(map(key, mine["results"]["bindings"])) == sorted(map(key, theirs["results"]["bindings"]))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "table"])
+def test_query_endpoint_formats(runner, autokg_on_oxigraph, fmt):
+    remote = runner("query", "group-brands", "--format", fmt, "--endpoint", autokg_on_oxigraph)
+    assert remote.status == 0 and "SAIC" in remote.out

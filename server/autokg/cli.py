@@ -17,7 +17,7 @@ from autokg.errors import AutokgError
 from autokg.loading import load_graph, load_project
 from autokg.querying import OUTPUT_FORMATS, execute, render
 from autokg.reconcile import Candidate, diff, link_candidates, missing_statements, render_differences, unlinked_entities
-from autokg.remote import WIKIDATA_ENDPOINT
+from autokg.remote import WIKIDATA_ENDPOINT, query_remote
 from autokg.store import current_store, open_store
 from autokg.statistics import dataset_summary, render_summary
 from autokg.turtle import format_turtle_file
@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("query", metavar="NAME|FILE", help="a catalogue name (see `autokg queries`) or a .rq file")
     query.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="bind a query parameter")
     query.add_argument("--format", choices=OUTPUT_FORMATS, help="output format (default: table on a terminal, else csv or turtle)")
+    query.add_argument("--endpoint", help="run on this SPARQL endpoint instead of the built store")
+    query.add_argument("--timeout", type=float, default=60.0, help="seconds for a remote endpoint to answer (default 60)")
     query.set_defaults(run=run_query)
 
     serve = commands.add_parser("serve", help="run the SPARQL endpoint behind gunicorn")
@@ -146,10 +148,9 @@ def run_query(args: argparse.Namespace) -> int:
     files = project_files(args.root)
     query = find_query(load_catalog(files.queries), args.query)
     text = with_parameters(query, bind_parameters(query, parse_param_options(args.param)))
-    results = execute(ready_store(files), text)
+    results = query_remote(args.endpoint, text, query.form, args.timeout) if args.endpoint else execute(ready_store(files), text)
     fmt = args.format or ("table" if sys.stdout.isatty() else ("turtle" if query.form in ("CONSTRUCT", "DESCRIBE") else "csv"))
-    sys.stdout.buffer.write(render(results, fmt))
-    sys.stdout.flush()
+    write_output(render(results, fmt), None)
     return 0
 
 

@@ -19,7 +19,7 @@ TABULAR_FORMATS = {
 GRAPH_FORMATS = {"turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPLES}
 OUTPUT_FORMATS = ("table", *TABULAR_FORMATS, *GRAPH_FORMATS)
 
-Results = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples
+Results = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | list[ox.Triple]  # a list: triples from a remote endpoint
 
 
 def execute(store: ox.Store, text: str, bindings: dict[str, ox.NamedNode | ox.Literal] | None = None) -> Results:
@@ -38,7 +38,7 @@ def render(results: Results, fmt: str) -> bytes:
     """Serialize results: table, csv, tsv, json or xml for SELECT/ASK; turtle or ntriples for CONSTRUCT/DESCRIBE."""
     if fmt == "table":
         return render_table(results).encode("utf-8")
-    if isinstance(results, ox.QueryTriples):
+    if isinstance(results, (ox.QueryTriples, list)):
         if fmt not in GRAPH_FORMATS:
             raise AutokgError(f"A CONSTRUCT or DESCRIBE result cannot be written as '{fmt}': use turtle, ntriples or table")
         return ox.serialize(results, format=GRAPH_FORMATS[fmt], prefixes=PREFIXES)
@@ -65,7 +65,7 @@ def render_table(results: Results, width: int | None = None) -> str:
     """A text table that fits the terminal, wrapping long values inside their columns."""
     if isinstance(results, ox.QueryBoolean):
         return f"{'yes' if bool(results) else 'no'}\n"
-    if isinstance(results, ox.QueryTriples):
+    if isinstance(results, (ox.QueryTriples, list)):
         header = ["subject", "predicate", "object"]
         rows = [[short(t.subject), short(t.predicate), short(t.object)] for t in results]
     else:

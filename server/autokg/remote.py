@@ -12,6 +12,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import pyoxigraph as ox
+
 from autokg import __version__
 from autokg.errors import AutokgError
 
@@ -20,22 +22,21 @@ USER_AGENT = f"autokg/{__version__} (https://w3id.org/autokg; linked-data tools 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
-def select_remote(endpoint: str, query: str, timeout: float = 60.0, retries: int = 4, backoff: float = 2.0) -> list[dict[str, dict[str, str]]]:
-    """The bindings of a SELECT query on a remote endpoint (SPARQL JSON results).
+def post_query(endpoint: str, query: str, accept: str, timeout: float = 60.0, retries: int = 4, backoff: float = 2.0) -> bytes:
+    """The body of a remote endpoint's answer to `query`, asked for as `accept`.
 
     Retries on 429 and 5xx answers, waiting Retry-After seconds when the server gives them, else
     `backoff` doubled each time. Raises AutokgError when the endpoint cannot be reached, answers with
     another error, or keeps failing after `retries` retries.
     """
     body = urllib.parse.urlencode({"query": query}).encode("utf-8")
-    headers = {"User-Agent": USER_AGENT, "Accept": "application/sparql-results+json",
-               "Content-Type": "application/x-www-form-urlencoded"}
+    headers = {"User-Agent": USER_AGENT, "Accept": accept, "Content-Type": "application/x-www-form-urlencoded"}
     wait = backoff
     for attempt in range(retries + 1):
         request = urllib.request.Request(endpoint, data=body, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                return json.loads(response.read().decode("utf-8"))["results"]["bindings"]
+                return response.read()
         except urllib.error.HTTPError as error:
             detail = error.read(500).decode("utf-8", "replace").strip()
             if error.code not in RETRY_STATUSES or attempt == retries:
@@ -45,9 +46,26 @@ def select_remote(endpoint: str, query: str, timeout: float = 60.0, retries: int
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
             reason = getattr(error, "reason", error)
             raise AutokgError(f"cannot reach the SPARQL endpoint {endpoint}: {reason}") from None
-        except (ValueError, KeyError) as error:
-            raise AutokgError(f"{endpoint} did not answer with SPARQL JSON results: {error}") from None
     raise AutokgError(f"{endpoint} kept failing")  # not reached: the loop returns or raises
+
+
+def select_remote(endpoint: str, query: str, timeout: float = 60.0, retries: int = 4, backoff: float = 2.0) -> list[dict[str, dict[str, str]]]:
+    """The bindings of a SELECT query on a remote endpoint (SPARQL JSON results); raises AutokgError as post_query does."""
+    data = post_query(endpoint, query, "application/sparql-results+json", timeout, retries, backoff)
+    try:
+        return json.loads(data.decode("utf-8"))["results"]["bindings"]
+    except (ValueError, KeyError) as error:
+        raise AutokgError(f"{endpoint} did not answer with SPARQL JSON results: {error}") from None
+
+
+def query_remote(endpoint: str, query: str, form: str, timeout: float = 60.0) -> ox.QuerySolutions | ox.QueryBoolean | list[ox.Triple]:
+    """Any query on a remote endpoint, parsed by Oxigraph: solutions or a boolean, or triples for CONSTRUCT/DESCRIBE."""
+    try:
+        if form in ("CONSTRUCT", "DESCRIBE"):
+            return list(ox.parse(post_query(endpoint, query, "application/n-triples", timeout), format=ox.RdfFormat.N_TRIPLES))
+        return ox.parse_query_results(post_query(endpoint, query, "application/sparql-results+json", timeout), format=ox.QueryResultsFormat.JSON)
+    except SyntaxError as error:
+        raise AutokgError(f"{endpoint} answered with something that does not parse: {error}") from None
 
 
 def retry_after(header: str | None, default: float) -> float:
