@@ -123,7 +123,9 @@ def charts(grouped: dict[str, list[Figure]], width: int = 360, height: int = 160
     drawn = []
     for metric, values in grouped.items():
         series = [f for f in values if f.value is not None and f.when]
-        if len({f.when for f in series}) < 2:
+        periods = {f.when for f in series}
+        # two values for one period (different rankings, say) would make a misleading line
+        if len(periods) < 2 or len(periods) != len(series):
             continue
         low, high = min(f.value for f in series), max(f.value for f in series)  # type: ignore[type-var]
         span = (high - low) or abs(high) or 1.0
