@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,14 +35,15 @@ class Run:
     err: str
 
 
-@pytest.fixture
-def runner(capsys: pytest.CaptureFixture[str]):
-    """Run the `autokg` CLI in-process and return its status and output."""
+@pytest.fixture(scope="session")
+def runner():
+    """Run the `autokg` CLI in-process and return its status and output (text and bytes written alike)."""
 
     def run(*args: str) -> Run:
-        status = main(list(args))
-        captured = capsys.readouterr()
-        return Run(status, captured.out, captured.err)
+        out, err = (io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True) for _ in range(2))
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = main(list(args))
+        return Run(status, out.buffer.getvalue().decode("utf-8"), err.buffer.getvalue().decode("utf-8"))
 
     return run
 

@@ -49,27 +49,6 @@ def exported(runner, tmp_path_factory):
     return graph, report
 
 
-@pytest.fixture(scope="module")
-def runner(request):
-    """A module-scoped CLI runner (the function-scoped one in conftest needs capsys)."""
-    import contextlib
-    import io
-
-    from autokg.cli import main
-
-    class Run:
-        def __init__(self, status: int, out: str, err: str) -> None:
-            self.status, self.out, self.err = status, out, err
-
-    def run(*args: str) -> Run:
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            status = main(list(args))
-        return Run(status, out.getvalue(), err.getvalue())
-
-    return run
-
-
 def test_export_uses_statement_nodes_qualifiers_and_references(exported):
     graph, _ = exported
     statement = next(graph.objects(WD.Q215293, P.P1716))
@@ -140,17 +119,14 @@ def test_diff_table_has_counts(runner, wikidata_endpoint):
     assert re.search(r"\d+ agree, \d+ missing in Wikidata, \d+ missing in autokg, \d+ conflict", out)
 
 
-def test_unreachable_endpoint_is_a_clear_error(capsys):
+def test_unreachable_endpoint_is_a_clear_error(runner):
     import socket
-
-    from autokg.cli import main
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    status = main(["diff-wikidata", "--endpoint", f"http://127.0.0.1:{port}/sparql", "--timeout", "2"])
-    err = capsys.readouterr().err
-    assert status == 2 and "cannot reach the SPARQL endpoint" in err and "Traceback" not in err
+    result = runner("diff-wikidata", "--endpoint", f"http://127.0.0.1:{port}/sparql", "--timeout", "2")
+    assert result.status == 2 and "cannot reach the SPARQL endpoint" in result.err and "Traceback" not in result.err
 
 
 # --- QuickStatements --------------------------------------------------------------------------------

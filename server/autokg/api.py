@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -11,16 +13,20 @@ from autokg.errors import AutokgError
 from autokg.sparql import BadRequest, answer, error_response
 
 bp = Blueprint("api", __name__)
+T = TypeVar("T")
 RESERVED = {"format", "timeout"}
+
+
+def once_per_process(key: str, make: Callable[[], T]) -> T:
+    """`make()`, computed on first use in this process and kept (the served files and store do not change)."""
+    if key not in current_app.extensions:
+        current_app.extensions[key] = make()
+    return current_app.extensions[key]
 
 
 def catalog() -> dict:
     """The catalogue, read once per process."""
-    cached = current_app.extensions.get("autokg.catalog")
-    if cached is None:
-        cached = load_catalog(current_app.extensions["autokg.files"].queries)
-        current_app.extensions["autokg.catalog"] = cached
-    return cached
+    return once_per_process("autokg.catalog", lambda: load_catalog(current_app.extensions["autokg.files"].queries))
 
 
 @bp.get("/queries")

@@ -171,10 +171,8 @@ def ready_store(files: ProjectFiles) -> ox.Store:
 def write_output(data: bytes, path: Path | None) -> None:
     """Bytes to a file, or to standard output."""
     if path is None:
-        if hasattr(sys.stdout, "buffer"):
-            sys.stdout.buffer.write(data)
-        else:  # a text stream, as when a caller captures the output
-            sys.stdout.write(data.decode("utf-8"))
+        sys.stdout.flush()  # text printed before stays before
+        sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
         path.write_bytes(data)

@@ -7,10 +7,8 @@ from html import escape
 
 from flask import Response, current_app, request
 from rdflib import RDF, BNode, Graph, Literal, Namespace, URIRef
-from werkzeug.datastructures import MIMEAccept
-from werkzeug.http import parse_accept_header
 
-from autokg.negotiation import GRAPH_TYPES, RESULT_TYPES
+from autokg.negotiation import GRAPH_TYPES, RESULT_TYPES, best_type
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 FORMATS = Namespace("http://www.w3.org/ns/formats/")
@@ -70,7 +68,7 @@ def service_description_response() -> Response:
     """The description in Turtle (default), RDF/XML, N-Triples or JSON-LD; an HTML page for browsers; 406 otherwise."""
     dataset = current_app.extensions["autokg"]
     endpoint = request.base_url
-    offered = ["text/turtle", "application/rdf+xml", "application/n-triples", "application/ld+json", "text/html"]
+    offered = {t: t for t in ("text/turtle", "application/rdf+xml", "application/n-triples", "application/ld+json", "text/html")}
     format_name = request.args.get("format")
     names = {"turtle": "text/turtle", "ttl": "text/turtle", "rdfxml": "application/rdf+xml", "xml": "application/rdf+xml",
              "ntriples": "application/n-triples", "jsonld": "application/ld+json", "html": "text/html"}
@@ -78,10 +76,8 @@ def service_description_response() -> Response:
         chosen = names.get(format_name)
         if chosen is None:
             return Response(f"400 Parameter 'format': unknown value '{escape(format_name)}'\n", 400, content_type="text/plain; charset=utf-8")
-    elif request.headers.get("Accept", "").strip():
-        chosen = parse_accept_header(request.headers["Accept"], MIMEAccept).best_match(offered)
     else:
-        chosen = "text/turtle"
+        chosen = best_type(request.headers.get("Accept"), offered)
     if chosen is None:
         return Response("406 Not Acceptable: the service description is offered as " + ", ".join(offered) + "\n",
                         406, content_type="text/plain; charset=utf-8")

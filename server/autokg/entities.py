@@ -16,6 +16,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, VOCAB_NS
+from autokg.querying import execute
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 PROLOGUE = "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in PREFIXES.items())
@@ -27,7 +28,7 @@ Row = dict[str, ox.NamedNode | ox.Literal | ox.BlankNode]
 
 def select(store: ox.Store, query: str) -> list[Row]:
     """Run a SELECT on the union of the dataset's graphs; rows as dicts of bound variables."""
-    results = store.query(PROLOGUE + query, use_default_graph_as_union=True)
+    results = execute(store, PROLOGUE + query)
     names = [v.value for v in results.variables]
     return [{n: s[n] for n in names if s[n] is not None} for s in results]
 
@@ -74,7 +75,7 @@ def local_path(iri: str) -> str | None:
 
 def exists(store: ox.Store, iri: str) -> bool:
     """Whether the dataset says anything about `iri` as a subject."""
-    return bool(store.query(f"ASK {{ {term(iri)} ?p ?o }}", use_default_graph_as_union=True))
+    return bool(execute(store, f"ASK {{ {term(iri)} ?p ?o }}"))
 
 
 def description(store: ox.Store, iri: str) -> list[ox.Triple]:
@@ -91,7 +92,7 @@ CONSTRUCT {{ ?s ?p ?o }} WHERE {{
     ?s ?p ?o
   }}
 }}"""
-    return list(store.query(query, use_default_graph_as_union=True))
+    return list(execute(store, query))
 
 
 def labels(store: ox.Store, iris: list[str]) -> dict[str, str]:

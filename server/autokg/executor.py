@@ -34,6 +34,9 @@ GRAPH_FORMATS = {
     "application/n-quads": ox.RdfFormat.N_QUADS,
 }
 
+#: the RDF syntaxes that can use the project's prefixes
+PREFIXED_FORMATS = (ox.RdfFormat.TURTLE, ox.RdfFormat.JSON_LD, ox.RdfFormat.RDF_XML)
+
 
 @dataclass(frozen=True)
 class Job:
@@ -135,7 +138,7 @@ def run_job(store: ox.Store, job: Job) -> Outcome:
 
             buffer = CappedBuffer(None, job.max_rows, job.max_bytes)
             fmt = GRAPH_FORMATS[job.graph_type]
-            prefixes = job.prefixes if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.JSON_LD, ox.RdfFormat.RDF_XML) else None
+            prefixes = job.prefixes if fmt in PREFIXED_FORMATS else None
             ox.serialize(counting(results), buffer, format=fmt, prefixes=prefixes)
             return Outcome(200, f"{job.graph_type}; charset=utf-8", buffer.value(), rows[0])
         if job.result_type is None:

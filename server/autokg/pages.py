@@ -7,20 +7,22 @@ only adds highlighting on top of a plain form.
 
 from __future__ import annotations
 
-import json
+import itertools
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from autokg import entities
-from autokg.api import catalog
+from autokg.api import catalog, once_per_process
 from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, VOCAB_NS
 from autokg.diagram import charts, neighbourhood
 from autokg.documentation import VOCAB_ANCHOR, ontology_docs
-from autokg.executor import GRAPH_FORMATS, Job, Outcome
-from autokg.guards import RefusedQuery, check_query
+from autokg.executor import GRAPH_FORMATS, PREFIXED_FORMATS, Outcome
+from autokg.guards import RefusedQuery
 from autokg.negotiation import FORMAT_NAMES, GRAPH_TYPES, best_type
+from autokg.querying import short
+from autokg.sparql import run_checked
 from autokg.store import PART_GRAPHS
 
 bp = Blueprint("pages", __name__)
@@ -66,15 +68,10 @@ def not_acceptable() -> Response:
                     content_type="text/plain; charset=utf-8")
 
 
-def rdf_response(triples: list[ox.Triple] | list[ox.Quad], media_type: str) -> Response:
-    """Triples (or quads) in the chosen RDF syntax, serialized by Oxigraph."""
+def rdf_response(triples: list[ox.Triple], media_type: str) -> Response:
+    """Triples in the chosen RDF syntax, sorted and serialized by Oxigraph."""
     fmt = GRAPH_FORMATS[media_type]
-    if fmt == ox.RdfFormat.N_QUADS:
-        triples = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) if isinstance(t, ox.Triple) else t for t in triples]
-    elif triples and isinstance(triples[0], ox.Quad):
-        triples = [t.triple for t in triples]
-    prefixes = PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
-    body = ox.serialize(sorted(triples, key=str), format=fmt, prefixes=prefixes)
+    body = ox.serialize(sorted(triples, key=str), format=fmt, prefixes=PREFIXES if fmt in PREFIXED_FORMATS else None)
     response = Response(body, content_type=f"{media_type}; charset=utf-8")
     response.vary.add("Accept")
     return response
@@ -90,20 +87,24 @@ def html_response(template: str, status: int = 200, **context: object) -> Respon
 @bp.get("/")
 def home() -> Response:
     """What the dataset is, its licence and counts, a search box, and lists of organizations, sources and questions."""
+    return html_response("home.html", **once_per_process("autokg.home", home_context))
+
+
+def home_context() -> dict[str, object]:
+    """What the home page shows; it depends only on the served dataset, so it is computed once per process."""
     dataset = current_app.extensions["autokg"]
     counts = entities.select(store(), """
 SELECT (COUNT(DISTINCT ?o) AS ?organizations) (COUNT(DISTINCT ?r) AS ?relationships) (COUNT(DISTINCT ?e) AS ?evidence) WHERE {
   { ?o a ?c . ?c rdfs:subClassOf* akg:Organization } UNION { ?r akg:evidence ?e }
 }""")[0]
-    return html_response(
-        "home.html",
-        triples=dataset.triples,
-        version=dataset.version,
-        counts={k: int(v.value) for k, v in counts.items()},
-        organizations=entities.organizations(store()),
-        sources=entities.sources(store()),
-        questions=list(catalog().values()),
-    )
+    return {
+        "triples": dataset.triples,
+        "version": dataset.version,
+        "counts": {k: int(v.value) for k, v in counts.items()},
+        "organizations": entities.organizations(store()),
+        "sources": entities.sources(store()),
+        "questions": list(catalog().values()),
+    }
 
 
 @bp.get("/search")
@@ -154,8 +155,8 @@ def ontology() -> Response:
     if media_type is None:
         return not_acceptable()
     if media_type != "text/html":
-        return rdf_response(list(store().quads_for_pattern(None, None, None, PART_GRAPHS["ontology"])), media_type)
-    return html_response("ontology.html", docs=ontology_docs(store()))
+        return rdf_response([q.triple for q in store().quads_for_pattern(None, None, None, PART_GRAPHS["ontology"])], media_type)
+    return html_response("ontology.html", docs=once_per_process("autokg.ontology-docs", lambda: ontology_docs(store())))
 
 
 @bp.get("/vocab/<slug>")
@@ -171,70 +172,40 @@ def concept(slug: str) -> Response:
     return rdf_response([q.triple for q in store().quads_for_pattern(node, None, None, None)], media_type)
 
 
-def run_for_page(query: str) -> tuple[str, Outcome | None, str]:
-    """Run a query from the query page through the guarded executor; (form, outcome, refusal message)."""
+def run_for_page(query: str) -> tuple[Outcome | None, str]:
+    """Run a query from the query page like /sparql does: (outcome, or the guards' refusal message)."""
     try:
-        check_query(query, current_app.config["SERVICE_ALLOW_LIST"])
+        outcome = run_checked(query, "application/sparql-results+json", "application/n-triples", float(current_app.config["TIMEOUT"]))
     except RefusedQuery as error:
-        return "", None, str(error)
-    job = Job(query=query, result_type="application/sparql-results+json", graph_type="application/n-triples",
-              max_rows=int(current_app.config["MAX_ROWS"]), max_bytes=int(current_app.config["MAX_RESULT_BYTES"]))
-    outcome = current_app.extensions["autokg"].executor.run(job, float(current_app.config["TIMEOUT"]))
-    form = "GRAPH" if outcome.content_type.startswith("application/n-triples") else "SELECT"
-    return form, outcome, ""
+        return None, str(error)
+    return outcome, ""
 
 
 #: rows shown on the query page; the downloads have all of them
 SHOWN_ROWS = 1000
 
 
-def result_table(form: str, outcome: Outcome) -> tuple[list[str], list[list[dict[str, str]]], bool | None]:
-    """Column names, rows of cells (text and link) and the ASK answer, from an executor outcome."""
-    if form == "GRAPH":
-        rows = []
-        for triple in ox.parse(outcome.body, format=ox.RdfFormat.N_TRIPLES):
-            rows.append([cell(triple.subject), cell(triple.predicate), cell(triple.object)])
-            if len(rows) >= SHOWN_ROWS:
-                break
-        return ["subject", "predicate", "object"], rows, None
-    answer = json.loads(outcome.body)
-    if "boolean" in answer:
-        return [], [], bool(answer["boolean"])
-    columns = answer["head"].get("vars", [])
-    rows = [[json_cell(binding.get(c)) for c in columns] for binding in answer["results"]["bindings"][:SHOWN_ROWS]]
-    return columns, rows, None
+def result_table(outcome: Outcome) -> tuple[str, list[str], list[list[dict[str, str]]], bool | None]:
+    """The answer's form (SELECT, ASK or GRAPH), column names, rows of cells (text and link) and the ASK answer."""
+    if outcome.content_type.startswith("application/n-triples"):
+        triples = itertools.islice(ox.parse(outcome.body, format=ox.RdfFormat.N_TRIPLES), SHOWN_ROWS)
+        return "GRAPH", ["subject", "predicate", "object"], [[cell(t.subject), cell(t.predicate), cell(t.object)] for t in triples], None
+    results = ox.parse_query_results(outcome.body, format=ox.QueryResultsFormat.JSON)
+    if isinstance(results, ox.QueryBoolean):
+        return "ASK", [], [], bool(results)
+    columns = [v.value for v in results.variables]
+    rows = [[cell(solution[c]) for c in columns] for solution in itertools.islice(results, SHOWN_ROWS)]
+    return "SELECT", columns, rows, None
 
 
-def cell(node: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> dict[str, str]:
-    """A table cell for an RDF term: its text, and a link for IRIs."""
+def cell(node: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> dict[str, str]:
+    """A table cell for an RDF term (or an unbound variable): its text, a link for IRIs, and a tooltip."""
     if isinstance(node, ox.NamedNode):
-        return {"text": compact(node.value), "link": href(node.value), "title": node.value}
+        return {"text": short(node), "link": href(node.value), "title": node.value}
     if isinstance(node, ox.Literal):
         suffix = f"@{node.language}" if node.language else ""
         return {"text": node.value + suffix, "link": "", "title": node.datatype.value}
-    return {"text": str(node), "link": "", "title": ""}
-
-
-def json_cell(binding: dict[str, str] | None) -> dict[str, str]:
-    """A table cell for a SPARQL JSON binding."""
-    if binding is None:
-        return {"text": "", "link": "", "title": ""}
-    if binding["type"] == "uri":
-        return {"text": compact(binding["value"]), "link": href(binding["value"]), "title": binding["value"]}
-    suffix = f"@{binding['xml:lang']}" if "xml:lang" in binding else ""
-    return {"text": binding["value"] + suffix, "link": "", "title": binding.get("datatype", "")}
-
-
-def compact(iri: str) -> str:
-    """An IRI as a prefixed name when a project prefix covers it.
-
-    >>> compact("https://w3id.org/autokg/id/im-motors")
-    'akr:im-motors'
-    """
-    for name, namespace in PREFIXES.items():
-        if iri.startswith(namespace) and "/" not in iri[len(namespace):] and "#" not in iri[len(namespace):]:
-            return f"{name}:{iri[len(namespace):]}"
-    return iri
+    return {"text": short(node), "link": "", "title": ""}
 
 
 STARTER_PREFIXES = ("akg", "akgv", "akr", "rdfs", "schema", "skos", "xsd")
@@ -261,14 +232,13 @@ def query_page() -> Response:
     ran = bool(request.args.get("query", "").strip())
     context: dict[str, object] = {"query": text, "examples": list(catalog().values()), "prefixes": PREFIXES, "ran": False}
     if ran:
-        form, outcome, refusal = run_for_page(text)
+        outcome, refusal = run_for_page(text)
         context["ran"] = True
-        if refusal or outcome is None:
+        if outcome is None:
             return html_response("query.html", 400, error=refusal, **context)
         if outcome.status != 200:
             return html_response("query.html", outcome.status, error=outcome.body.decode("utf-8", "replace"), **context)
-        columns, rows, boolean = result_table(form, outcome)
-        kind = "ASK" if boolean is not None else form
+        kind, columns, rows, boolean = result_table(outcome)
         downloads = [(name, url_for("protocol.sparql") + "?" + urlencode({"query": text, "format": name})) for name in DOWNLOADS[kind]]
         context.update(columns=columns, rows=rows, boolean=boolean, total=outcome.rows, downloads=downloads, shown=SHOWN_ROWS)
     return html_response("query.html", **context)

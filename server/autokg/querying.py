@@ -71,12 +71,14 @@ def render_table(results: Results, width: int | None = None) -> str:
     else:
         header = [v.value for v in results.variables]
         rows = [[short(solution[name]) for name in header] for solution in results]
-    width = width or shutil.get_terminal_size((120, 24)).columns
-    widths = column_widths(header, rows, width)
+    return text_table(header, rows, width) + f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n"
+
+
+def text_table(header: list[str], rows: list[list[str]], width: int | None = None) -> str:
+    """Header, rule and rows, fitted to `width` (default: the terminal's), long values wrapped in their columns."""
+    widths = column_widths(header, rows, width or shutil.get_terminal_size((120, 24)).columns)
     lines = [format_row(header, widths), "  ".join("-" * w for w in widths)]
-    for row in rows:
-        lines.append(format_row(row, widths))
-    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    lines += [format_row(row, widths) for row in rows]
     return "\n".join(lines) + "\n"
 
 

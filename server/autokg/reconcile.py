@@ -11,6 +11,7 @@ import pyoxigraph as ox
 
 from autokg.config import WIKIDATA_ENTITY_NS
 from autokg.entities import labels, select, text
+from autokg.querying import text_table
 from autokg.remote import batches, select_remote, values_block
 from autokg.wikidata import Export, Statement
 
@@ -118,14 +119,8 @@ def render_differences(differences: list[Difference], fmt: str) -> str:
         writer.writerows(records)
         return out.getvalue()
     shown = ["label", "entity", "property_label", "autokg", "wikidata", "verdict", "evidence"]
-    cells = [[str(r[c]) if c != "evidence" else (str(r[c])[:60] + ("…" if len(str(r[c])) > 60 else "")) for c in shown] for r in records]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(shown)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(shown, widths)).rstrip()]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
-    counts = {v: sum(1 for d in differences if d.verdict == v) for v in VERDICTS}
-    lines.append("")
-    lines.append(", ".join(f"{n} {v}" for v, n in counts.items()))
-    return "\n".join(lines) + "\n"
+    counts = ", ".join(f"{sum(1 for d in differences if d.verdict == v)} {v}" for v in VERDICTS)
+    return text_table(shown, [[str(r[c]) for c in shown] for r in records]) + f"\n{counts}\n"
 
 
 @dataclass(frozen=True)

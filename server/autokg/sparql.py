@@ -107,25 +107,28 @@ def requested_timeout(pairs: list[tuple[str, str]]) -> float:
     return min(asked, limit)
 
 
+def run_checked(query: str, result_type: str | None, graph_type: str | None, timeout: float,
+                default_graphs: tuple[str, ...] = (), named_graphs: tuple[str, ...] = ()) -> Outcome:
+    """Run a query in the query child under the guards and the configured caps; raises RefusedQuery."""
+    config = current_app.config
+    check_query(query, config["SERVICE_ALLOW_LIST"])
+    job = Job(query=query, result_type=result_type, graph_type=graph_type, default_graphs=default_graphs,
+              named_graphs=named_graphs, max_rows=int(config["MAX_ROWS"]), max_bytes=int(config["MAX_RESULT_BYTES"]),
+              prefixes=PREFIXES)
+    return current_app.extensions["autokg"].executor.run(job, timeout)
+
+
 def answer(query: str, pairs: list[tuple[str, str]]) -> Response:
     """Check, run and serialize one query for the current request."""
     g.query_hash = hashlib.sha256(query.encode("utf-8")).hexdigest()[:12]
-    config = current_app.config
-    check_query(query, config["SERVICE_ALLOW_LIST"])
     formats = [v for n, v in pairs if n == "format"]
     result_type, graph_type = chosen_types(request.headers.get("Accept"), formats[-1] if formats else None)
-    job = Job(
-        query=query,
-        result_type=result_type,
-        graph_type=graph_type,
+    outcome = run_checked(
+        query, result_type, graph_type, requested_timeout(pairs),
         default_graphs=tuple(v for n, v in pairs if n == "default-graph-uri"),
         named_graphs=tuple(v for n, v in pairs if n == "named-graph-uri"),
-        max_rows=int(config["MAX_ROWS"]),
-        max_bytes=int(config["MAX_RESULT_BYTES"]),
-        prefixes=PREFIXES,
     )
-    dataset = current_app.extensions["autokg"]
-    return as_response(dataset.executor.run(job, requested_timeout(pairs)))
+    return as_response(outcome)
 
 
 @bp.route("/sparql", methods=["GET", "POST"])

@@ -11,18 +11,19 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from autokg.config import ONTOLOGY_NS, VOCAB_NS, WIKIDATA_ENTITY_NS
+from autokg.config import ONTOLOGY_NS, PREFIXES, VOCAB_NS, WIKIDATA_ENTITY_NS
 from autokg.entities import select, text
 
 WD = WIKIDATA_ENTITY_NS
 WIKIBASE = "http://wikiba.se/ontology#"
 PROV = "http://www.w3.org/ns/prov#"
-XSD = "http://www.w3.org/2001/XMLSchema#"
+XSD = PREFIXES["xsd"]
 PROP = "http://www.wikidata.org/prop/"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 WIKIBASE_PREFIXES = {
-    "wd": WD, "wdt": PROP + "direct/", "p": PROP, "ps": PROP + "statement/", "psv": PROP + "statement/value/",
-    "pq": PROP + "qualifier/", "pqv": PROP + "qualifier/value/", "pr": PROP + "reference/", "prv": PROP + "reference/value/",
-    "wikibase": WIKIBASE, "prov": PROV, "xsd": XSD, "akr": "https://w3id.org/autokg/id/", "schema": "https://schema.org/",
+    "wd": WD, "wdt": PROP + "direct/", "p": PROP, "ps": PROP + "statement/",
+    "pq": PROP + "qualifier/", "pqv": PROP + "qualifier/value/", "pr": PROP + "reference/",
+    "wikibase": WIKIBASE, "prov": PROV, "xsd": PREFIXES["xsd"], "akr": PREFIXES["akr"],
 }
 
 #: relationship class -> (Wikidata property, role of the statement's subject, role of its value)
@@ -170,11 +171,8 @@ def time_value(literal: ox.Literal) -> tuple[str, int]:
     >>> time_value(ox.Literal("2021", datatype=ox.NamedNode(XSD + "gYear")))
     ('+2021-00-00T00:00:00Z', 9)
     """
-    precision = PRECISION[literal.datatype.value]
-    parts = (literal.value.split("-") + ["00", "00"])[:3]
-    if precision < 11:
-        parts = parts[: 1 if precision == 9 else 2] + ["00"] * (3 - (1 if precision == 9 else 2))
-    return f"+{parts[0]}-{parts[1]}-{parts[2]}T00:00:00Z", precision
+    year, month, day = (literal.value.split("-") + ["00", "00"])[:3]  # a year or year-month leaves zeros
+    return f"+{year}-{month}-{day}T00:00:00Z", PRECISION[literal.datatype.value]
 
 
 def statement_node(statement: Statement, index: int) -> str:
@@ -224,9 +222,6 @@ def wikibase_rdf(export: Export) -> list[ox.Triple]:
                 add(ref_node, PROP + "reference/P123", n(export.item(ref.publisher)))
             add(ref_node, PROP + "reference/P1683", ox.Literal(ref.quote, language="en"))
     return sorted(set(triples), key=str)
-
-
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 
 def quickstatements(export: Export, missing: set[tuple[str, str, str]] | None = None) -> tuple[str, list[LeftOut]]:
