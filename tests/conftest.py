@@ -105,8 +105,8 @@ def live_server():
     log.close()
 
 
-def oxigraph_server(data: Path, location: Path, *options: str):
-    """Load `data` into an Oxigraph server (from the test extra) on 127.0.0.1; returns (query URL, process)."""
+def oxigraph_server(data: Path | None, location: Path, *options: str, command: str = "serve-read-only"):
+    """Load `data` (if any) into an Oxigraph server (from the test extra) on 127.0.0.1; returns (query URL, process)."""
     import shutil
     import subprocess
     import sys
@@ -115,9 +115,10 @@ def oxigraph_server(data: Path, location: Path, *options: str):
 
     binary = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which("oxigraph")
     assert binary, "the oxigraph server is part of the test extra: pip install -e '.[test]'"
-    subprocess.run([binary, "load", "--location", str(location), "--file", str(data)], check=True, capture_output=True)
+    if data is not None:
+        subprocess.run([binary, "load", "--location", str(location), "--file", str(data)], check=True, capture_output=True)
     port = free_port()
-    process = subprocess.Popen([binary, "serve-read-only", "--location", str(location), "--bind", f"127.0.0.1:{port}", *options],
+    process = subprocess.Popen([binary, command, "--location", str(location), "--bind", f"127.0.0.1:{port}", *options],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/query"
     deadline = time.time() + 30

@@ -6,8 +6,9 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, make_response, request
 
+from autokg.backend import BackendError, RemoteStore
 from autokg.catalog import bind_parameters, load_catalog, with_parameters
 from autokg.errors import AutokgError
 from autokg.sparql import BadRequest, answer, error_response
@@ -68,15 +69,23 @@ def run_query(name: str) -> Response:
 
 @bp.get("/health")
 def health() -> Response:
-    """Store kind, triple count, dataset version and uptime."""
+    """Store kind, triple count, dataset version and uptime; 503 when a backend store does not answer."""
     dataset = current_app.extensions["autokg"]
-    return jsonify({
+    report = {
         "status": "ok",
         "store": f"oxigraph ({dataset.mode})",
         "triples": dataset.triples,
         "version": dataset.version,
         "uptime_seconds": round(time.time() - dataset.loaded_at, 1),
-    })
+    }
+    if isinstance(dataset.store, RemoteStore):
+        report["store"] = f"SPARQL backend {dataset.store.endpoint} ({dataset.store.server or 'unknown server'})"
+        try:
+            dataset.store.query("ASK { }", timeout=5.0)
+        except (BackendError, TimeoutError) as error:
+            report["status"] = f"unavailable: {error}"
+            return make_response(jsonify(report), 503)
+    return jsonify(report)
 
 
 @bp.get("/void")

@@ -11,7 +11,8 @@ from werkzeug.exceptions import HTTPException
 
 from autokg import api, pages, sparql
 from autokg.config import SERVER_DEFAULTS, allow_list, environment_settings, project_files
-from autokg.dataset import load_served_dataset
+from autokg.backend import BackendError
+from autokg.dataset import backend_dataset, load_served_dataset
 
 log = logging.getLogger("autokg.access")
 
@@ -27,13 +28,19 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.config["SERVICE_ALLOW_LIST"] = allow_list(app.config["SERVICE_ALLOW_LIST"])
     files = project_files(app.config.get("ROOT"))
     app.extensions["autokg.files"] = files
-    app.extensions["autokg"] = load_served_dataset(files, str(app.config["STORE"]), str(app.config["DATASET"]))
+    if app.config["BACKEND"]:
+        # the backend's answer may be bigger than ours (JSON against CSV, say), so read up to 4 times the cap
+        app.extensions["autokg"] = backend_dataset(str(app.config["BACKEND"]), float(app.config["TIMEOUT"]), 4 * int(app.config["MAX_RESULT_BYTES"]))
+    else:
+        app.extensions["autokg"] = load_served_dataset(files, str(app.config["STORE"]), str(app.config["DATASET"]))
     app.register_blueprint(sparql.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.before_request(start_timer)
     app.after_request(finish_response)
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(BackendError, backend_error)
+    app.register_error_handler(TimeoutError, backend_error)
     return app
 
 
@@ -81,3 +88,9 @@ def http_error(error: HTTPException) -> Response:
         drain_body()
     message = {413: "The request body is larger than this endpoint accepts"}.get(error.code or 500, error.description)
     return Response(f"{error.code} {message}\n", status=error.code or 500, content_type="text/plain; charset=utf-8")
+
+
+def backend_error(error: BackendError | TimeoutError) -> Response:
+    """Plain-text answers when a page's own query fails on the backend store (502, or 503 when it was too slow)."""
+    status = getattr(error, "status", 503 if isinstance(error, TimeoutError) else 502)
+    return Response(f"{status} {error}\n", status=status, content_type="text/plain; charset=utf-8")

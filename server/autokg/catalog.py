@@ -12,12 +12,11 @@ import pyoxigraph as ox
 
 from autokg.config import RESOURCE_NS, VOCAB_NS
 from autokg.errors import AutokgError
-from autokg.guards import tokens
+from autokg.guards import query_form, tokens
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 PARAMETER_LINE = re.compile(r"^#\s+(?P<name>[A-Za-z_]\w*)\s+\((?P<type>\w+),\s*example\s+(?P<example>[^)]+)\):\s*(?P<description>.+)$")
 HEADER_FIELD = re.compile(r"^#\s*(?P<key>title|question|parameters|rdflib):\s*(?P<value>.*)$")
-FORM = re.compile(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,6 @@ def read_query_file(path: Path, catalogue: bool = True) -> CompetencyQuery:
         if not fields.get(key):
             raise AutokgError(f"The header has no '# {key}:' line", path=path, line=1)
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
-    form = FORM.search(re.sub(r"PREFIX\s+\S*\s*<[^>]*>", "", body, flags=re.IGNORECASE))
     return CompetencyQuery(
         name=path.stem,
         path=path,
@@ -104,7 +102,7 @@ def read_query_file(path: Path, catalogue: bool = True) -> CompetencyQuery:
         text=text,
         parameters=tuple(parameters),
         rdflib_note=fields.get("rdflib"),
-        form=form.group(1).upper() if form else "SELECT",
+        form=query_form(text),
         ordered=bool(re.search(r"\bORDER\s+BY\b", body, re.IGNORECASE)),
     )
 

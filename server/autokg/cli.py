@@ -15,6 +15,7 @@ from autokg.catalog import bind_parameters, find_query, load_catalog, with_param
 from autokg.config import ProjectFiles, project_files
 from autokg.errors import AutokgError
 from autokg.loading import load_graph, load_project
+from autokg.push import parse_auth, part_files, push, query_endpoint_for
 from autokg.querying import OUTPUT_FORMATS, execute, render
 from autokg.reconcile import Candidate, diff, link_candidates, missing_statements, render_differences, unlinked_entities
 from autokg.remote import WIKIDATA_ENDPOINT, query_remote
@@ -70,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="allow SERVICE calls to this endpoint (repeatable; $AUTOKG_SERVICE_ALLOW_LIST)")
     serve.add_argument("--store", choices=("memory", "disk"), help="serve from memory (default) or from the on-disk store")
     serve.add_argument("--dataset", help="serve this N-Quads file instead of the project's build (benchmarks)")
+    serve.add_argument("--backend", metavar="URL", help="serve from this SPARQL endpoint instead of the embedded store "
+                                                        "(load it with `autokg push`; $AUTOKG_BACKEND)")
     serve.add_argument("--public-base", help="the base the IRIs are published under when deployed behind it, "
                                               "e.g. https://w3id.org/autokg/ (pages then link to canonical IRIs; $AUTOKG_PUBLIC_BASE)")
     serve.set_defaults(run=run_serve)
@@ -92,6 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     links.add_argument("--endpoint", help="propose candidates from this Wikidata endpoint by exact English or Chinese label")
     links.add_argument("--timeout", type=float, default=60.0, help="seconds per remote request (default 60)")
     links.set_defaults(run=run_links)
+
+    push_command = commands.add_parser("push", help="load the built parts into an external store (SPARQL 1.1 Graph Store Protocol)")
+    push_command.add_argument("--to", required=True, metavar="URL",
+                              help="the store's Graph Store endpoint, e.g. http://host:7878/store (Oxigraph) or "
+                                   "http://host:8890/sparql-graph-crud-auth (Virtuoso)")
+    push_command.add_argument("--auth", metavar="USER[:PASSWORD]", help="credentials (Basic or Digest); without a password, $AUTOKG_PUSH_PASSWORD")
+    push_command.add_argument("--endpoint", metavar="URL", help="the store's query endpoint, for counting back (default: guessed from --to)")
+    push_command.add_argument("--timeout", type=float, default=300.0, help="seconds per request (default 300)")
+    push_command.set_defaults(run=run_push)
 
     build = commands.add_parser("build", help="derive shortcuts, write release artefacts to dist/ and build the store")
     build.set_defaults(run=run_build)
@@ -160,11 +172,16 @@ def add_endpoint_options(command: argparse.ArgumentParser, what: str) -> None:
     command.add_argument("--timeout", type=float, default=60.0, help="seconds per remote request (default 60)")
 
 
-def ready_store(files: ProjectFiles) -> ox.Store:
-    """The built store, opened read-only, after a build if the inputs changed."""
+def ensure_built(files: ProjectFiles) -> None:
+    """Build dist/ and the store when the inputs changed since the last build."""
     if current_store(files) is None:
         print("autokg: the data changed since the last build; building the store first", file=sys.stderr)
         build(files)
+
+
+def ready_store(files: ProjectFiles) -> ox.Store:
+    """The built store, opened read-only, after a build if the inputs changed."""
+    ensure_built(files)
     return open_store(files)
 
 
@@ -235,11 +252,24 @@ def run_serve(args: argparse.Namespace) -> int:
     """`autokg serve`: flags override environment variables, which override the defaults."""
     from autokg.serving import serve  # gunicorn is loaded only by the command that needs it
 
-    names = ("host", "port", "workers", "timeout", "max_rows", "max_result_bytes", "max_content_length", "service_allow_list", "store", "dataset", "public_base")
+    names = ("host", "port", "workers", "timeout", "max_rows", "max_result_bytes", "max_content_length", "service_allow_list", "store", "dataset",
+             "public_base", "backend")
     settings = {name.upper(): getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.root:
         settings["ROOT"] = str(args.root)
     serve(settings)
+    return 0
+
+
+def run_push(args: argparse.Namespace) -> int:
+    """`autokg push`: replace each part's graph in an external store, then check the counts."""
+    auth = parse_auth(args.auth)
+    endpoint = args.endpoint or query_endpoint_for(args.to)
+    files = project_files(args.root)
+    ensure_built(files)
+    for part in push(part_files(files), args.to, endpoint, auth, args.timeout):
+        print(f"{part.part:<10} {part.sent:>8} triples sent, {part.stored:>8} in <{part.graph}>")
+    print(f"pushed to {args.to}; counts checked on {endpoint}")
     return 0
 
 

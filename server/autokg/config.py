@@ -100,6 +100,8 @@ SERVER_DEFAULTS: dict[str, object] = {
     # SERVICE may call these endpoints only; the Wikidata Query Service alone by default
     "SERVICE_ALLOW_LIST": "https://query.wikidata.org/sparql",
     "STORE": "memory",
+    # a remote SPARQL endpoint to serve instead of the embedded store (empty: the embedded store)
+    "BACKEND": "",
     "DATASET": "",
     "LOG_LEVEL": "info",
     # the public base the dataset's IRIs live under when this server is deployed behind it (for

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pyoxigraph as ox
 
 from autokg import __version__
+from autokg.backend import BackendError, RemoteStore, connect_backend, part_counts
 from autokg.build import build
 from autokg.config import ProjectFiles
 from autokg.executor import Executor
@@ -18,7 +19,7 @@ from autokg.store import PART_GRAPHS, current_store, inputs_digest, open_store
 class ServedDataset:
     """The store, the executor that runs queries on it, and what /health reports."""
 
-    store: ox.Store
+    store: ox.Store | RemoteStore
     executor: Executor
     triples: int
     version: str
@@ -54,3 +55,13 @@ def load_served_dataset(files: ProjectFiles, mode: str = "memory", nquads: str =
     count = next(iter(store.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")))["n"].value
     version = f"{__version__}+{inputs_digest(files)[:12]}"
     return ServedDataset(store=store, executor=executor, triples=int(count), version=version, mode=mode)
+
+
+def backend_dataset(endpoint: str, timeout: float, max_bytes: int) -> ServedDataset:
+    """The dataset held by a remote SPARQL endpoint; raises BackendError when it is down or holds no part graph."""
+    store = connect_backend(endpoint, timeout, max_bytes)
+    counts = part_counts(store)
+    if not any(counts.values()):
+        raise BackendError(f"The backend store {endpoint} holds none of autokg's graphs ({', '.join(counts)}): "
+                           "load them with `autokg push --to <its Graph Store URL>`")
+    return ServedDataset(store=store, executor=Executor(store), triples=sum(counts.values()), version=f"{__version__}+backend", mode="backend")

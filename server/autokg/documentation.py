@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import pyoxigraph as ox
-
 from autokg.config import ONTOLOGY_NS
 from autokg.entities import labels, select, term, text
+from autokg.querying import Queryable
 
 
 #: vocabulary anchors are prefixed, since a scheme can share its local name with a property (akgv:status, akg:status)
@@ -62,7 +61,7 @@ def anchor_of(iri: str) -> str:
     return iri.rsplit("#", 1)[-1] if "#" in iri else iri.rsplit("/", 1)[-1]
 
 
-def terms(store: ox.Store, kinds: str) -> list[Term]:
+def terms(store: Queryable, kinds: str) -> list[Term]:
     """Ontology terms of the given rdf:type values (a SPARQL VALUES list), with their axioms and mappings."""
     found: dict[str, Term] = {}
     for row in select(store, f"""
@@ -103,7 +102,7 @@ SELECT ?t ?axiom ?target WHERE {{
     return list(found.values())
 
 
-def ontology_docs(store: ox.Store) -> OntologyDocs:
+def ontology_docs(store: Queryable) -> OntologyDocs:
     """The documentation model of the served ontology and its vocabularies."""
     head = select(store, f"""
 SELECT ?title ?description ?version WHERE {{

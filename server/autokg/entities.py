@@ -16,7 +16,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, VOCAB_NS
-from autokg.querying import execute
+from autokg.querying import Queryable, execute
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 PROLOGUE = "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in PREFIXES.items())
@@ -26,7 +26,7 @@ DATE_PROPERTIES = ("announcedOn", "signedOn", "startDate", "endDate", "targetDat
 Row = dict[str, ox.NamedNode | ox.Literal | ox.BlankNode]
 
 
-def select(store: ox.Store, query: str) -> list[Row]:
+def select(store: Queryable, query: str) -> list[Row]:
     """Run a SELECT on the union of the dataset's graphs; rows as dicts of bound variables."""
     results = execute(store, PROLOGUE + query)
     names = [v.value for v in results.variables]
@@ -73,12 +73,12 @@ def local_path(iri: str) -> str | None:
     return None
 
 
-def exists(store: ox.Store, iri: str) -> bool:
+def exists(store: Queryable, iri: str) -> bool:
     """Whether the dataset says anything about `iri` as a subject."""
     return bool(execute(store, f"ASK {{ {term(iri)} ?p ?o }}"))
 
 
-def description(store: ox.Store, iri: str) -> list[ox.Triple]:
+def description(store: Queryable, iri: str) -> list[ox.Triple]:
     """All triples about `iri`, the triples that point at it, and its relationships with their qualifier and evidence nodes."""
     node = term(iri)
     query = PROLOGUE + f"""
@@ -95,7 +95,7 @@ CONSTRUCT {{ ?s ?p ?o }} WHERE {{
     return list(execute(store, query))
 
 
-def labels(store: ox.Store, iris: list[str]) -> dict[str, str]:
+def labels(store: Queryable, iris: list[str]) -> dict[str, str]:
     """English labels (falling back to any label, then to the IRI's last segment) for IRIs."""
     if not iris:
         return {}
@@ -128,7 +128,7 @@ SHOWN_ELSEWHERE = {
 }
 
 
-def card(store: ox.Store, iri: str) -> Card:
+def card(store: Queryable, iri: str) -> Card:
     """Names in every language, aliases, types, industries, Wikidata links and the other plain statements."""
     rows = select(store, f"SELECT ?p ?o WHERE {{ {term(iri)} ?p ?o }} ORDER BY ?p ?o")
     result = Card(iri=iri, label="")
@@ -191,7 +191,7 @@ class Relationship:
         return bool(self.evidence) and all(e.certainty_iri == RUMOURED for e in self.evidence)
 
 
-def relationships(store: ox.Store, iri: str) -> list[Relationship]:
+def relationships(store: Queryable, iri: str) -> list[Relationship]:
     """The relationships `iri` takes part in, in the order of their type and label."""
     node = term(iri)
     found: dict[str, Relationship] = {}
@@ -276,7 +276,7 @@ class Figure:
     status: str
 
 
-def figures(store: ox.Store, iri: str) -> dict[str, list[Figure]]:
+def figures(store: Queryable, iri: str) -> dict[str, list[Figure]]:
     """The entity's figures, grouped by metric and sorted by period."""
     grouped: dict[str, list[Figure]] = defaultdict(list)
     for row in select(store, f"""
@@ -290,7 +290,7 @@ SELECT ?metricLabel ?when ?value ?minValue ?unit ?amount ?minAmount ?currency ?s
               OPTIONAL {{ ?money schema:value ?amount }} OPTIONAL {{ ?money schema:minValue ?minAmount }} }}
   OPTIONAL {{ ?figure akg:minValue ?minValue }}
   OPTIONAL {{ ?figure akg:status/rdfs:label ?status . FILTER (lang(?status) = "en") }}
-}} ORDER BY ?metricLabel ?when"""):
+}} ORDER BY ?metricLabel ?when ?figure"""):
         raw = text(row, "value") or text(row, "amount")
         floor = text(row, "minValue") or text(row, "minAmount")
         number = float(raw) if raw else None
@@ -310,7 +310,7 @@ class Listed:
     kind: str = ""
 
 
-def organizations(store: ox.Store) -> list[Listed]:
+def organizations(store: Queryable) -> list[Listed]:
     """Every organization, by English label."""
     return [
         Listed(text(r, "o"), text(r, "label"), text(r, "zh"), text(r, "kind"))
@@ -324,7 +324,7 @@ SELECT ?o ?label (SAMPLE(?zhLabel) AS ?zh) (SAMPLE(?kindLabel) AS ?kind) WHERE {
     ]
 
 
-def sources(store: ox.Store) -> list[Listed]:
+def sources(store: Queryable) -> list[Listed]:
     """Every source document, in the order of its identifier."""
     return [
         Listed(text(r, "s"), text(r, "label"), "", text(r, "date"))
@@ -336,7 +336,7 @@ SELECT ?s ?label ?date WHERE {
     ]
 
 
-def search(store: ox.Store, words: str, limit: int = 50) -> list[Listed]:
+def search(store: Queryable, words: str, limit: int = 50) -> list[Listed]:
     """Resources whose label or alias, in any language, contains `words` (case-insensitive); best matches first."""
     needle = words.strip().casefold()
     if not needle:
@@ -358,7 +358,7 @@ SELECT ?x ?name WHERE {
     return [Listed(i, named[i], scored[i][1] if scored[i][1] != named[i] else "") for i in ranked]
 
 
-def near_matches(store: ox.Store, slug: str, limit: int = 5) -> list[Listed]:
+def near_matches(store: Queryable, slug: str, limit: int = 5) -> list[Listed]:
     """Resources whose slug or label is close to `slug`, for a helpful 404 page."""
     rows = select(store, "SELECT DISTINCT ?x ?label WHERE { ?x rdfs:label ?label . FILTER (STRSTARTS(STR(?x), STR(akr:)) && lang(?label) = 'en') }")
     by_key: dict[str, str] = {}
@@ -384,7 +384,7 @@ class Fact:
     kind: str
 
 
-def source_facts(store: ox.Store, iri: str, root: Path) -> list[Fact]:
+def source_facts(store: Queryable, iri: str, root: Path) -> list[Fact]:
     """Every fact that cites the source, in the order its quote appears in the article text."""
     body = ""
     for row in select(store, f"SELECT ?file WHERE {{ {term(iri)} akg:textFile ?file }}"):

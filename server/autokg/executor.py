@@ -19,6 +19,9 @@ from multiprocessing.connection import Connection
 
 import pyoxigraph as ox
 
+from autokg.backend import RemoteStore
+from autokg.errors import AutokgError
+
 #: media type -> Oxigraph format, for SELECT/ASK results and for graph results
 RESULT_FORMATS = {
     "application/sparql-results+json": ox.QueryResultsFormat.JSON,
@@ -50,6 +53,7 @@ class Job:
     max_rows: int = 100_000
     max_bytes: int = 64 * 1024 * 1024
     prefixes: dict[str, str] = field(default_factory=dict)
+    timeout: float = 0.0  # passed on to a backend store that takes a per-query timeout
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,7 @@ class CappedBuffer:
         return b"".join(self.chunks)
 
 
-def run_job(store: ox.Store, job: Job) -> Outcome:
+def run_job(store: ox.Store | RemoteStore, job: Job) -> Outcome:
     """Evaluate a job on the store and serialize the answer with Oxigraph's own serializers."""
     dataset: dict[str, object] = {}
     if job.default_graphs:
@@ -121,9 +125,11 @@ def run_job(store: ox.Store, job: Job) -> Outcome:
         dataset["use_default_graph_as_union"] = True
     if job.named_graphs:
         dataset["named_graphs"] = [ox.NamedNode(g) for g in job.named_graphs]
+    if isinstance(store, RemoteStore):
+        dataset["timeout"] = job.timeout
     try:
         results = store.query(job.query, **dataset)
-        if isinstance(results, ox.QueryTriples):
+        if isinstance(results, (ox.QueryTriples, list)):
             if job.graph_type is None:
                 return text_outcome(406, "Not Acceptable: a CONSTRUCT or DESCRIBE answer is offered as " + ", ".join(GRAPH_FORMATS))
             rows = [0]
@@ -150,6 +156,10 @@ def run_job(store: ox.Store, job: Job) -> Outcome:
         return Outcome(200, f"{job.result_type}; charset=utf-8", buffer.value(), rows)
     except CapExceeded as error:
         return text_outcome(422, str(error))
+    except TimeoutError as error:
+        return text_outcome(503, f"The query ran longer than {job.timeout:g} s and was stopped ({error}): narrow it down or add a LIMIT")
+    except AutokgError as error:
+        return text_outcome(getattr(error, "status", 400), str(error))
     except SyntaxError as error:
         return text_outcome(400, f"SPARQL syntax error: {error}")
     except (OSError, ValueError, RuntimeError) as error:
@@ -168,7 +178,7 @@ def resident_bytes() -> int:
         return int(statm.read().split()[1]) * PAGE_SIZE
 
 
-def child_loop(store: ox.Store, connection: Connection) -> None:
+def child_loop(store: ox.Store | RemoteStore, connection: Connection) -> None:
     """Serve jobs from the parent until it hangs up, or until the child has grown too big."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -191,7 +201,7 @@ class Executor:
     Not thread-safe: each serving process handles one request at a time (a gunicorn sync worker).
     """
 
-    def __init__(self, store: ox.Store | None, opener: object = None) -> None:
+    def __init__(self, store: ox.Store | RemoteStore | None, opener: object = None) -> None:
         # an on-disk store must be opened after the fork (RocksDB handles do not survive one)
         self.store = store
         self.opener = opener

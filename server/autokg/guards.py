@@ -19,6 +19,7 @@ TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
+QUERY_FORMS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
 UPDATE_KEYWORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"}
 
 
@@ -38,6 +39,18 @@ def tokens(text: str) -> list[tuple[str, str]]:
         if kind != "comment":
             found.append((kind, match.group()))
     return found
+
+
+def query_form(text: str) -> str:
+    """SELECT, ASK, CONSTRUCT or DESCRIBE: the first query-form keyword outside strings, IRIs and comments.
+
+    >>> query_form("PREFIX s: <http://ex/SELECT> # ASK\\nCONSTRUCT { ?s ?p 'SELECT' } WHERE { ?s ?p ?o }")
+    'CONSTRUCT'
+    """
+    for kind, value in tokens(text):
+        if kind == "word" and value.upper() in QUERY_FORMS:
+            return value.upper()
+    return "SELECT"
 
 
 def check_query(text: str, allowed_services: tuple[str, ...] = ()) -> None:

@@ -21,7 +21,7 @@ from autokg.documentation import VOCAB_ANCHOR, ontology_docs
 from autokg.executor import GRAPH_FORMATS, PREFIXED_FORMATS, Outcome
 from autokg.guards import RefusedQuery
 from autokg.negotiation import FORMAT_NAMES, GRAPH_TYPES, best_type
-from autokg.querying import short
+from autokg.querying import Queryable, short
 from autokg.sparql import run_checked
 from autokg.store import PART_GRAPHS
 
@@ -35,7 +35,7 @@ RESOURCE_FORMATS = {"html": "text/html"} | {name: graph for name, (_, graph) in 
 DOWNLOADS = {"SELECT": ("json", "xml", "csv", "tsv"), "ASK": ("json", "xml"), "GRAPH": ("turtle", "ntriples", "rdfxml", "jsonld", "nquads")}
 
 
-def store() -> ox.Store:
+def store() -> Queryable:
     """The served store of this process."""
     return current_app.extensions["autokg"].store
 

@@ -7,6 +7,7 @@ import textwrap
 
 import pyoxigraph as ox
 
+from autokg.backend import RemoteStore
 from autokg.config import PREFIXES
 from autokg.errors import AutokgError
 
@@ -19,10 +20,12 @@ TABULAR_FORMATS = {
 GRAPH_FORMATS = {"turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPLES}
 OUTPUT_FORMATS = ("table", *TABULAR_FORMATS, *GRAPH_FORMATS)
 
+#: what queries run on: the embedded store, or a remote endpoint standing in for it
+Queryable = ox.Store | RemoteStore
 Results = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | list[ox.Triple]  # a list: triples from a remote endpoint
 
 
-def execute(store: ox.Store, text: str, bindings: dict[str, ox.NamedNode | ox.Literal] | None = None) -> Results:
+def execute(store: Queryable, text: str, bindings: dict[str, ox.NamedNode | ox.Literal] | None = None) -> Results:
     """Run a query on the store's union of graphs, with `bindings` substituted for variables (never pasted in).
 
     Raises AutokgError with the parser's message on a syntax error.

@@ -6,8 +6,12 @@ every remote query autokg makes goes through `select_remote`.
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
 import time
+from dataclasses import dataclass
+from email.message import Message
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,6 +26,56 @@ USER_AGENT = f"autokg/{__version__} (https://w3id.org/autokg; linked-data tools 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
+class Unreachable(AutokgError):
+    """A server that cannot be reached: refused connection, unknown host, broken answer."""
+
+    def __init__(self, url: str, reason: object) -> None:
+        super().__init__(f"cannot reach {url}: {reason}")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP answer: status, headers and (at most the asked-for part of) the body."""
+
+    status: int
+    headers: Message
+    body: bytes
+
+
+def http_request(url: str, data: bytes | None = None, headers: dict[str, str] | None = None, method: str = "GET",
+                 timeout: float = 60.0, auth: tuple[str, str] | None = None, max_bytes: int | None = None) -> Reply:
+    """Send one request and return the answer, whatever its status; with `auth`, answer Basic or Digest challenges.
+
+    Reads at most `max_bytes` + 1 bytes of the body, so a caller can tell an oversized answer.
+    Raises AutokgError when the server cannot be reached, and TimeoutError when it does not answer in time.
+    """
+    handlers: list[urllib.request.BaseHandler] = []
+    if auth is not None:
+        passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+        passwords.add_password(None, url, auth[0], auth[1])
+        handlers = [urllib.request.HTTPBasicAuthHandler(passwords), urllib.request.HTTPDigestAuthHandler(passwords)]
+    request = urllib.request.Request(url, data=data, headers={"User-Agent": USER_AGENT, **(headers or {})}, method=method)
+    limit = None if max_bytes is None else max_bytes + 1
+    try:
+        with urllib.request.build_opener(*handlers).open(request, timeout=timeout) as response:
+            return Reply(response.status, response.headers, response.read(limit))
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, error.headers, error.read(limit or 64 * 1024))
+    except (TimeoutError, socket.timeout):
+        raise TimeoutError(f"{url} did not answer within {timeout:g} s") from None
+    except (urllib.error.URLError, ConnectionError, http.client.HTTPException) as error:
+        reason = getattr(error, "reason", error)
+        if isinstance(reason, (TimeoutError, socket.timeout)):
+            raise TimeoutError(f"{url} did not answer within {timeout:g} s") from None
+        raise Unreachable(url, reason) from None
+
+
+def error_detail(reply: Reply) -> str:
+    """The first 300 characters of an error answer's body, on one line."""
+    return " ".join(reply.body[:2000].decode("utf-8", "replace").split())[:300]
+
+
 def post_query(endpoint: str, query: str, accept: str, timeout: float = 60.0, retries: int = 4, backoff: float = 2.0) -> bytes:
     """The body of a remote endpoint's answer to `query`, asked for as `accept`.
 
@@ -30,22 +84,21 @@ def post_query(endpoint: str, query: str, accept: str, timeout: float = 60.0, re
     another error, or keeps failing after `retries` retries.
     """
     body = urllib.parse.urlencode({"query": query}).encode("utf-8")
-    headers = {"User-Agent": USER_AGENT, "Accept": accept, "Content-Type": "application/x-www-form-urlencoded"}
+    headers = {"Accept": accept, "Content-Type": "application/x-www-form-urlencoded"}
     wait = backoff
     for attempt in range(retries + 1):
-        request = urllib.request.Request(endpoint, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.read()
-        except urllib.error.HTTPError as error:
-            detail = error.read(500).decode("utf-8", "replace").strip()
-            if error.code not in RETRY_STATUSES or attempt == retries:
-                raise AutokgError(f"{endpoint} answered HTTP {error.code}: {detail[:300] or error.reason}") from None
-            time.sleep(retry_after(error.headers.get("Retry-After"), wait))
-            wait *= 2
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-            reason = getattr(error, "reason", error)
-            raise AutokgError(f"cannot reach the SPARQL endpoint {endpoint}: {reason}") from None
+            reply = http_request(endpoint, body, headers, "POST", timeout)
+        except TimeoutError as error:
+            raise AutokgError(f"cannot reach the SPARQL endpoint {endpoint}: {error}") from None
+        except Unreachable as error:
+            raise AutokgError(f"cannot reach the SPARQL endpoint {endpoint}: {error.reason}") from None
+        if reply.status < 300:
+            return reply.body
+        if reply.status not in RETRY_STATUSES or attempt == retries:
+            raise AutokgError(f"{endpoint} answered HTTP {reply.status}: {error_detail(reply) or 'no message'}")
+        time.sleep(retry_after(reply.headers.get("Retry-After"), wait))
+        wait *= 2
     raise AutokgError(f"{endpoint} kept failing")  # not reached: the loop returns or raises
 
 

@@ -114,7 +114,7 @@ def run_checked(query: str, result_type: str | None, graph_type: str | None, tim
     check_query(query, config["SERVICE_ALLOW_LIST"])
     job = Job(query=query, result_type=result_type, graph_type=graph_type, default_graphs=default_graphs,
               named_graphs=named_graphs, max_rows=int(config["MAX_ROWS"]), max_bytes=int(config["MAX_RESULT_BYTES"]),
-              prefixes=PREFIXES)
+              prefixes=PREFIXES, timeout=timeout)
     return current_app.extensions["autokg"].executor.run(job, timeout)
 
 
