@@ -71,9 +71,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server():
-    """`autokg serve` in a subprocess on 127.0.0.1 and a free port; yields its base URL, then stops it with SIGTERM."""
+@contextlib.contextmanager
+def serving(*options: str, log_name: str = "live-server.log"):
+    """`autokg serve OPTIONS` in a subprocess on 127.0.0.1 and a free port; yields its base URL, then stops it with SIGTERM."""
     import os
     import subprocess
     import sys
@@ -81,15 +81,14 @@ def live_server():
     import urllib.request
 
     port = free_port()
-    log = open(TESTS / ".." / "dist" / "live-server.log", "w")
+    log = open(TESTS / ".." / "dist" / log_name, "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "autokg.cli", "serve", "--port", str(port), "--workers", "3", "--timeout", "3",
-         "--max-body", str(1024 * 1024)],
+        [sys.executable, "-m", "autokg.cli", "serve", "--port", str(port), *options],
         stdout=log, stderr=subprocess.STDOUT, env={k: v for k, v in os.environ.items() if k != "AUTOKG_SERVICE_ALLOW_LIST"},
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
-    while time.time() < deadline:
+    while time.time() < deadline and process.poll() is None:
         try:
             with urllib.request.urlopen(base + "/health", timeout=2) as response:
                 if response.status == 200:
@@ -98,11 +97,20 @@ def live_server():
             time.sleep(0.2)
     else:
         process.kill()
-        raise RuntimeError("the live server did not start; see dist/live-server.log")
-    yield base
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+        raise RuntimeError(f"the server did not start; see dist/{log_name}")
+    try:
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    """`autokg serve` on the embedded store, with short limits; yields its base URL."""
+    with serving("--workers", "3", "--timeout", "3", "--max-body", str(1024 * 1024)) as base:
+        yield base
 
 
 def oxigraph_server(data: Path | None, location: Path, *options: str, command: str = "serve-read-only"):

@@ -10,6 +10,7 @@ import json
 import socket
 import threading
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from autokg.errors import AutokgError
 from autokg.push import part_files, push
 from autokg.store import PART_GRAPHS
 
-from conftest import oxigraph_server
+from conftest import oxigraph_server, serving
 
 LIMITS = {"TESTING": True, "TIMEOUT": 5.0, "MAX_ROWS": 2000, "MAX_CONTENT_LENGTH": 1024 * 1024}
 
@@ -250,3 +251,16 @@ def test_a_backend_without_autokg_graphs_is_refused(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_autokg_serve_backend_end_to_end(pushed):
+    from SPARQLWrapper import JSON, SPARQLWrapper
+
+    with serving("--backend", pushed[1], "--workers", "2", log_name="backend-server.log") as base:
+        client = SPARQLWrapper(base + "/sparql")
+        client.setQuery("SELECT (COUNT(*) AS ?n) WHERE { ?s a <https://w3id.org/autokg/ontology#JointVentureFormation> }")
+        client.setReturnFormat(JSON)
+        count = int(client.queryAndConvert()["results"]["bindings"][0]["n"]["value"])
+        assert count > 0
+        with urllib.request.urlopen(base + "/health", timeout=10) as response:
+            assert json.loads(response.read())["store"].startswith(f"SPARQL backend {pushed[1]}")
