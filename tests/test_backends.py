@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from autokg.app import create_app
-from autokg.backend import RemoteStore, part_counts
+from autokg.backend import RemoteStore, graph_counts
 from autokg.catalog import load_catalog
 from autokg.errors import AutokgError
 from autokg.push import part_files, push
@@ -63,7 +63,7 @@ def test_push_reports_every_part_and_its_count(pushed, files):
     sent = {part: sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()) for part, path in part_files(files).items()}
     for part, count in sent.items():
         assert f"{part:<10} {count:>8} triples sent, {count:>8} in <{PART_GRAPHS[part].value}>" in result.out
-    assert part_counts(RemoteStore(query_url)) == {PART_GRAPHS[p].value: n for p, n in sent.items()}
+    assert graph_counts(RemoteStore(query_url)) == {PART_GRAPHS[p].value: n for p, n in sent.items()}
 
 
 def older_version(files, tmp_path: Path, lines: int) -> dict[str, Path]:
@@ -75,7 +75,7 @@ def older_version(files, tmp_path: Path, lines: int) -> dict[str, Path]:
 
 
 def data_count(query_url: str) -> int:
-    return part_counts(RemoteStore(query_url))[PART_GRAPHS["data"].value]
+    return graph_counts(RemoteStore(query_url))[PART_GRAPHS["data"].value]
 
 
 def test_a_refused_push_keeps_the_previous_version(oxigraph_rw, pushed, files, tmp_path):
@@ -264,3 +264,23 @@ def test_autokg_serve_backend_end_to_end(pushed):
         assert count > 0
         with urllib.request.urlopen(base + "/health", timeout=10) as response:
             assert json.loads(response.read())["store"].startswith(f"SPARQL backend {pushed[1]}")
+
+
+def test_further_backend_graphs_join_the_default_graph(oxigraph_rw, pushed):
+    from autokg.remote import http_request
+
+    store_url, query_url = oxigraph_rw
+    slice_graph = "https://w3id.org/autokg/graph/wikidata-slice"
+    fixture = Path(__file__).parent / "fixtures" / "wikidata-fixture.ttl"
+    reply = http_request(f"{store_url}?graph={slice_graph}", fixture.read_bytes(), {"Content-Type": "text/turtle"}, "PUT")
+    assert reply.status in (201, 204)
+    query = """SELECT ?org ?inception WHERE { ?org <http://www.w3.org/2004/02/skos/core#exactMatch> ?item .
+               ?item <http://www.wikidata.org/prop/direct/P571> ?inception }"""
+    accept = {"Accept": "application/sparql-results+json"}
+    alone = create_app({**LIMITS, "BACKEND": query_url}).test_client().get("/sparql", query_string={"query": query}, headers=accept)
+    merged_app = create_app({**LIMITS, "BACKEND": query_url, "BACKEND_GRAPHS": slice_graph})
+    merged = merged_app.test_client().get("/sparql", query_string={"query": query}, headers=accept)
+    assert sum(bindings(alone).values()) == 0
+    found = {b["org"]["value"] for b in json.loads(merged.data)["results"]["bindings"]}
+    assert "https://w3id.org/autokg/id/tesla" in found
+    assert merged_app.extensions["autokg"].triples > sum(graph_counts(RemoteStore(query_url)).values())

@@ -26,11 +26,13 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.config["SERVICE_ALLOW_LIST"] = allow_list(app.config["SERVICE_ALLOW_LIST"])
+    app.config["BACKEND_GRAPHS"] = allow_list(app.config["BACKEND_GRAPHS"])
     files = project_files(app.config.get("ROOT"))
     app.extensions["autokg.files"] = files
     if app.config["BACKEND"]:
         # the backend's answer may be bigger than ours (JSON against CSV, say), so read up to 4 times the cap
-        app.extensions["autokg"] = backend_dataset(str(app.config["BACKEND"]), float(app.config["TIMEOUT"]), 4 * int(app.config["MAX_RESULT_BYTES"]))
+        app.extensions["autokg"] = backend_dataset(str(app.config["BACKEND"]), float(app.config["TIMEOUT"]),
+                                                   4 * int(app.config["MAX_RESULT_BYTES"]), app.config["BACKEND_GRAPHS"])
     else:
         app.extensions["autokg"] = load_served_dataset(files, str(app.config["STORE"]), str(app.config["DATASET"]))
     app.register_blueprint(sparql.bp)

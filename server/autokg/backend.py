@@ -19,6 +19,7 @@ from autokg.guards import query_form
 from autokg.remote import Reply, error_detail, http_request
 from autokg.store import PART_GRAPHS
 
+PART_IRIS = tuple(node.value for node in PART_GRAPHS.values())
 #: what engines call their per-request timeout parameter, keyed by a word of their Server header:
 #: (parameter, units per second). Oxigraph's server has only a server-wide --timeout-s.
 TIMEOUT_PARAMETERS = {"virtuoso": ("timeout", 1000)}
@@ -41,7 +42,7 @@ class RemoteStore:
     endpoint: str
     timeout: float = 30.0
     max_bytes: int = 256 * 1024 * 1024
-    graphs: tuple[str, ...] = tuple(node.value for node in PART_GRAPHS.values())
+    graphs: tuple[str, ...] = PART_IRIS
     timeout_parameter: tuple[str, int] | None = None
     server: str = field(default="", compare=False)
 
@@ -110,9 +111,12 @@ def detect_timeout_parameter(server_header: str) -> tuple[str, int] | None:
     return next((found for word, found in TIMEOUT_PARAMETERS.items() if word in lowered), None)
 
 
-def connect_backend(endpoint: str, timeout: float, max_bytes: int) -> RemoteStore:
-    """A RemoteStore for `endpoint`, after checking that it answers; raises BackendError when it does not."""
-    store = RemoteStore(endpoint, timeout=timeout, max_bytes=max_bytes)
+def connect_backend(endpoint: str, timeout: float, max_bytes: int, extra_graphs: tuple[str, ...] = ()) -> RemoteStore:
+    """A RemoteStore for `endpoint` over the part graphs and `extra_graphs`, after checking that it answers.
+
+    Raises BackendError when it does not answer.
+    """
+    store = RemoteStore(endpoint, timeout=timeout, max_bytes=max_bytes, graphs=PART_IRIS + tuple(extra_graphs))
     try:
         reply = store.send([("query", "ASK { }")], "application/sparql-results+json", min(timeout, 10.0))
     except TimeoutError:
@@ -122,8 +126,8 @@ def connect_backend(endpoint: str, timeout: float, max_bytes: int) -> RemoteStor
     return store
 
 
-def part_counts(store: RemoteStore) -> dict[str, int]:
-    """Triples per part graph on the backend (0 for a part it does not hold)."""
+def graph_counts(store: RemoteStore) -> dict[str, int]:
+    """Triples per graph of the backend's dataset (0 for a graph it does not hold)."""
     values = " ".join(f"<{g}>" for g in store.graphs)
     rows = store.query(f"SELECT ?g (COUNT(*) AS ?n) WHERE {{ VALUES ?g {{ {values} }} GRAPH ?g {{ ?s ?p ?o }} }} GROUP BY ?g")
     counts = {row["g"].value: int(row["n"].value) for row in rows}

@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--dataset", help="serve this N-Quads file instead of the project's build (benchmarks)")
     serve.add_argument("--backend", metavar="URL", help="serve from this SPARQL endpoint instead of the embedded store "
                                                         "(load it with `autokg push`; $AUTOKG_BACKEND)")
+    serve.add_argument("--backend-graph", action="append", dest="backend_graphs", metavar="IRI",
+                       help="a further graph of the backend to include in the default graph (repeatable; $AUTOKG_BACKEND_GRAPHS)")
     serve.add_argument("--public-base", help="the base the IRIs are published under when deployed behind it, "
                                               "e.g. https://w3id.org/autokg/ (pages then link to canonical IRIs; $AUTOKG_PUBLIC_BASE)")
     serve.set_defaults(run=run_serve)
@@ -253,7 +255,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from autokg.serving import serve  # gunicorn is loaded only by the command that needs it
 
     names = ("host", "port", "workers", "timeout", "max_rows", "max_result_bytes", "max_content_length", "service_allow_list", "store", "dataset",
-             "public_base", "backend")
+             "public_base", "backend", "backend_graphs")
     settings = {name.upper(): getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.root:
         settings["ROOT"] = str(args.root)

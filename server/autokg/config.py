@@ -102,6 +102,8 @@ SERVER_DEFAULTS: dict[str, object] = {
     "STORE": "memory",
     # a remote SPARQL endpoint to serve instead of the embedded store (empty: the embedded store)
     "BACKEND": "",
+    # further graphs of the backend that join the part graphs in the default graph (a merged Wikidata slice, say)
+    "BACKEND_GRAPHS": "",
     "DATASET": "",
     "LOG_LEVEL": "info",
     # the public base the dataset's IRIs live under when this server is deployed behind it (for
@@ -138,6 +140,6 @@ def environment_settings(environ: dict[str, str] | None = None) -> dict[str, obj
 
 
 def allow_list(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """The SERVICE allow-list from a comma- or space-separated string (or a list)."""
+    """A list of IRIs (the SERVICE allow-list, the backend's graphs) from a comma- or space-separated string, or a list."""
     items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
     return tuple(item.strip() for item in items if item.strip())

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pyoxigraph as ox
 
 from autokg import __version__
-from autokg.backend import BackendError, RemoteStore, connect_backend, part_counts
+from autokg.backend import PART_IRIS, BackendError, RemoteStore, connect_backend, graph_counts
 from autokg.build import build
 from autokg.config import ProjectFiles
 from autokg.executor import Executor
@@ -57,11 +57,14 @@ def load_served_dataset(files: ProjectFiles, mode: str = "memory", nquads: str =
     return ServedDataset(store=store, executor=executor, triples=int(count), version=version, mode=mode)
 
 
-def backend_dataset(endpoint: str, timeout: float, max_bytes: int) -> ServedDataset:
-    """The dataset held by a remote SPARQL endpoint; raises BackendError when it is down or holds no part graph."""
-    store = connect_backend(endpoint, timeout, max_bytes)
-    counts = part_counts(store)
-    if not any(counts.values()):
-        raise BackendError(f"The backend store {endpoint} holds none of autokg's graphs ({', '.join(counts)}): "
+def backend_dataset(endpoint: str, timeout: float, max_bytes: int, extra_graphs: tuple[str, ...] = ()) -> ServedDataset:
+    """The dataset held by a remote SPARQL endpoint; raises BackendError when it is down or holds no part graph.
+
+    `extra_graphs` join the part graphs in the default graph and in the named graphs.
+    """
+    store = connect_backend(endpoint, timeout, max_bytes, extra_graphs)
+    counts = graph_counts(store)
+    if not any(counts[graph] for graph in PART_IRIS):
+        raise BackendError(f"The backend store {endpoint} holds none of autokg's graphs ({', '.join(PART_IRIS)}): "
                            "load them with `autokg push --to <its Graph Store URL>`")
     return ServedDataset(store=store, executor=Executor(store), triples=sum(counts.values()), version=f"{__version__}+backend", mode="backend")

@@ -12,7 +12,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from autokg.backend import RemoteStore, part_counts
+from autokg.backend import RemoteStore, graph_counts
 from autokg.config import ProjectFiles
 from autokg.errors import AutokgError
 from autokg.remote import error_detail, http_request
@@ -110,7 +110,7 @@ def push(parts: dict[str, Path], graph_store: str, query_endpoint: str, auth: tu
             raise AutokgError(f"{graph_store} refused the {part} part (HTTP {reply.status}): {error_detail(reply) or 'no message'}; "
                               "the store keeps its previous version of that graph", path=path)
         pushed.append((part, graph, count_triples(path)))
-    counts = part_counts(RemoteStore(query_endpoint, timeout=timeout))
+    counts = graph_counts(RemoteStore(query_endpoint, timeout=timeout))
     report = [PushedPart(part, graph, sent, counts.get(graph, 0)) for part, graph, sent in pushed]
     wrong = [f"{p.part}: sent {p.sent}, the store holds {p.stored}" for p in report if p.sent != p.stored]
     if wrong:
