@@ -157,8 +157,8 @@ def start_each(names: list[str], nquads: Path, workdir: Path, servers: list[Serv
 
 
 def request_time(url: str, query: str, timeout: float) -> tuple[float, int]:
-    """Seconds for one GET of `query`, and the HTTP status."""
-    full = f"{url}?{urllib.parse.urlencode({'query': query})}"
+    """Seconds for one GET of `query`, and the HTTP status (`url` may carry parameters of its own)."""
+    full = f"{url}{'&' if '?' in url else '?'}{urllib.parse.urlencode({'query': query})}"
     started = time.perf_counter()
     try:
         with urllib.request.urlopen(urllib.request.Request(full, headers={"Accept": ACCEPT}), timeout=timeout) as response:
@@ -172,11 +172,16 @@ def request_time(url: str, query: str, timeout: float) -> tuple[float, int]:
     return time.perf_counter() - started, status
 
 
+def competency_queries() -> dict[str, str]:
+    """The competency SELECT queries (parameters left open), federated ones left out."""
+    catalog = load_catalog(ROOT / "queries")
+    return {name: with_parameters(q, {}) for name, q in catalog.items() if q.form == "SELECT" and not q.federated}
+
+
 def workloads(nquads: Path, lookups: int, seed: int) -> tuple[dict[str, str], list[str]]:
     """The competency queries (parameters left open) and entity lookup queries."""
-    catalog = load_catalog(ROOT / "queries")
-    competency = {name: with_parameters(q, {}) for name, q in catalog.items() if q.form == "SELECT" and not q.federated}
-    entities = sorted({line.split(" ", 1)[0] for line in nquads.read_text().splitlines() if "/id/syn-org-" in line.split(" ", 1)[0]})
+    competency = competency_queries()
+    entities = sorted({line.split(" ", 1)[0] for line in nquads.open() if "/id/syn-org-" in line.split(" ", 1)[0]})
     chooser = random.Random(seed)
     picked = [chooser.choice(entities) for _ in range(lookups)]
     return competency, [f"SELECT ?p ?o WHERE {{ {e} ?p ?o }}" for e in picked]
@@ -184,7 +189,8 @@ def workloads(nquads: Path, lookups: int, seed: int) -> tuple[dict[str, str], li
 
 def wrk_throughput(url: str, queries: list[str], connections: int, duration: int) -> tuple[float, int]:
     """Requests per second and non-2xx count for a mix of GET queries, with `connections` concurrent clients."""
-    paths = [urllib.parse.urlsplit(url).path + "?" + urllib.parse.urlencode({"query": q}) for q in queries]
+    split = urllib.parse.urlsplit(url)  # parameters of the URL itself (default-graph-uri, ...) go with every query
+    paths = [split.path + "?" + (split.query + "&" if split.query else "") + urllib.parse.urlencode({"query": q}) for q in queries]
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     script.write("paths = " + json.dumps(paths).replace("[", "{").replace("]", "}") + "\n")
     script.write('counter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format("GET", paths[(counter % #paths) + 1], {["Accept"] = "' + ACCEPT + '"})\nend\n')
@@ -230,7 +236,7 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     nquads = workdir / "data.nq"
     if not nquads.exists():
-        gen.write_dataset(gen.generate(args.triples, args.seed), nquads)
+        gen.write_dataset(gen.batches(args.triples, args.seed), nquads)
     quads = sum(1 for _ in nquads.open())
     competency, lookups = workloads(nquads, args.lookups, args.seed)
     names = [n for n in ("autokg", "oxigraph", "rdflib-endpoint") if n not in args.skip]
