@@ -91,3 +91,20 @@ def test_a_killed_worker_is_replaced(server):
         time.sleep(0.2)
     assert len(children(process.pid)) == 2 and workers[0] not in children(process.pid)
     assert [get(port, "ASK { ?s ?p ?o }")[0] for _ in range(6)] == [200] * 6
+
+
+def test_several_servers_share_one_disk_store_and_stop_cleanly():
+    from conftest import serving
+
+    with serving("--store", "disk", "--workers", "2", log_name="disk-a.log") as first, \
+            serving("--store", "disk", "--workers", "2", log_name="disk-b.log") as second:
+        for base in (first, second):
+            for path in ("/id/im-motors", "/queries/joint-ventures"):
+                with urllib.request.urlopen(base + path, timeout=30) as response:
+                    assert response.status == 200
+            assert json.loads(urllib.request.urlopen(base + "/health", timeout=10).read())["store"] == "oxigraph (disk)"
+    dist = Path(__file__).parents[1] / "dist"
+    for log in ("disk-a.log", "disk-b.log"):
+        text = (dist / log).read_text()
+        # a RocksDB handle freed in the interpreter's teardown used to crash workers here
+        assert "SIGSEGV" not in text and "Shutting down: Master" in text

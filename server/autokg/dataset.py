@@ -12,14 +12,16 @@ from autokg.backend import PART_IRIS, BackendError, RemoteStore, connect_backend
 from autokg.build import build
 from autokg.config import ProjectFiles
 from autokg.executor import Executor
-from autokg.store import PART_GRAPHS, current_store, inputs_digest, open_store
+from autokg.store import PART_GRAPHS, ProcessLocalStore, current_store, inputs_digest
+
+COUNT = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
 
 
 @dataclass
 class ServedDataset:
     """The store, the executor that runs queries on it, and what /health reports."""
 
-    store: ox.Store | RemoteStore
+    store: ox.Store | ProcessLocalStore | RemoteStore
     executor: Executor
     triples: int
     version: str
@@ -48,13 +50,13 @@ def load_served_dataset(files: ProjectFiles, mode: str = "memory", nquads: str =
     if mode == "memory":
         store = ox.Store()
         store.bulk_load(path=str(files.root / "dist" / "autokg.nq"), format=ox.RdfFormat.N_QUADS)
-        executor = Executor(store)
+        count = next(iter(store.query(COUNT)))["n"].value
     else:
-        store = open_store(files)
-        executor = Executor(None, opener=lambda: open_store(files))
-    count = next(iter(store.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")))["n"].value
+        store = ProcessLocalStore(files)
+        count = next(iter(store.query(COUNT)))["n"].value
+        store.close()  # no handle may cross the fork to the workers
     version = f"{__version__}+{inputs_digest(files)[:12]}"
-    return ServedDataset(store=store, executor=executor, triples=int(count), version=version, mode=mode)
+    return ServedDataset(store=store, executor=Executor(store), triples=int(count), version=version, mode=mode)
 
 
 def backend_dataset(endpoint: str, timeout: float, max_bytes: int, extra_graphs: tuple[str, ...] = ()) -> ServedDataset:

@@ -21,6 +21,7 @@ import pyoxigraph as ox
 
 from autokg.backend import RemoteStore
 from autokg.errors import AutokgError
+from autokg.querying import Queryable
 
 #: media type -> Oxigraph format, for SELECT/ASK results and for graph results
 RESULT_FORMATS = {
@@ -116,7 +117,7 @@ class CappedBuffer:
         return b"".join(self.chunks)
 
 
-def run_job(store: ox.Store | RemoteStore, job: Job) -> Outcome:
+def run_job(store: Queryable, job: Job) -> Outcome:
     """Evaluate a job on the store and serialize the answer with Oxigraph's own serializers."""
     dataset: dict[str, object] = {}
     if job.default_graphs:
@@ -178,7 +179,7 @@ def resident_bytes() -> int:
         return int(statm.read().split()[1]) * PAGE_SIZE
 
 
-def child_loop(store: ox.Store | RemoteStore, connection: Connection) -> None:
+def child_loop(store: Queryable, connection: Connection) -> None:
     """Serve jobs from the parent until it hangs up, or until the child has grown too big."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -201,10 +202,8 @@ class Executor:
     Not thread-safe: each serving process handles one request at a time (a gunicorn sync worker).
     """
 
-    def __init__(self, store: ox.Store | RemoteStore | None, opener: object = None) -> None:
-        # an on-disk store must be opened after the fork (RocksDB handles do not survive one)
+    def __init__(self, store: Queryable) -> None:
         self.store = store
-        self.opener = opener
         self.pid: int | None = None
         self.owner: int | None = None
         self.connection: Connection | None = None
@@ -223,8 +222,7 @@ class Executor:
         if pid == 0:  # the child
             parent_socket.close()
             try:
-                store = self.opener() if self.opener is not None else self.store
-                child_loop(store, Connection(child_socket.detach()))
+                child_loop(self.store, Connection(child_socket.detach()))
             finally:
                 os._exit(0)
         child_socket.close()

@@ -10,6 +10,7 @@ import pyoxigraph as ox
 from autokg.backend import RemoteStore
 from autokg.config import PREFIXES
 from autokg.errors import AutokgError
+from autokg.store import ProcessLocalStore
 
 TABULAR_FORMATS = {
     "csv": ox.QueryResultsFormat.CSV,
@@ -21,7 +22,7 @@ GRAPH_FORMATS = {"turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPL
 OUTPUT_FORMATS = ("table", *TABULAR_FORMATS, *GRAPH_FORMATS)
 
 #: what queries run on: the embedded store, or a remote endpoint standing in for it
-Queryable = ox.Store | RemoteStore
+Queryable = ox.Store | ProcessLocalStore | RemoteStore
 Results = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | list[ox.Triple]  # a list: triples from a remote endpoint
 
 

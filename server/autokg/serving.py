@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 from collections.abc import Mapping
 
@@ -35,6 +36,7 @@ class AutokgServer(BaseApplication):
         self.cfg.set("loglevel", str(config["LOG_LEVEL"]))
         self.cfg.set("limit_request_line", 8190)
         self.cfg.set("proc_name", "autokg")
+        self.cfg.set("worker_exit", release_store)
 
     def load(self):  # type: ignore[no-untyped-def]
         if not hasattr(self, "_app"):
@@ -44,6 +46,17 @@ class AutokgServer(BaseApplication):
             # objects made before the fork are never collected, so the GC does not dirty the shared pages
             gc.freeze()
         return self._app
+
+
+def release_store(server: object, worker: object) -> None:
+    """End a worker that has finished its requests: stop its query child, flush the logs, and exit at once.
+
+    With `--store disk`, RocksDB's threads and static objects crashed workers (SIGSEGV) during the
+    interpreter's teardown; the store is read-only, so skipping that teardown loses nothing.
+    """
+    worker.app.load().extensions["autokg"].executor.stop()  # type: ignore[attr-defined]
+    logging.shutdown()
+    os._exit(0)
 
 
 def serve(settings: Mapping[str, object]) -> None:

@@ -95,3 +95,34 @@ def open_store(files: ProjectFiles) -> ox.Store:
     if path is None:
         raise AutokgError("No store built from the current data: run `autokg build` (or `make build`)")
     return ox.Store.read_only(str(path))
+
+
+class ProcessLocalStore:
+    """The built on-disk store, opened read-only once in each process that queries it.
+
+    RocksDB handles do not survive a fork: a handle inherited from the serving master crashes its worker
+    when it is used or freed there. So no handle is opened before the fork, and each process opens its own.
+    """
+
+    def __init__(self, files: ProjectFiles) -> None:
+        self.files = files
+        self.pid = -1
+        self.store: ox.Store | None = None
+
+    def current(self) -> ox.Store:
+        """This process's handle, opened on first use; raises AutokgError as open_store does."""
+        if self.pid != os.getpid() or self.store is None:
+            self.store, self.pid = open_store(self.files), os.getpid()
+        return self.store
+
+    def close(self) -> None:
+        """Drop this process's handle (the next use opens a new one)."""
+        self.store = None
+
+    def query(self, *args: object, **kwargs: object) -> object:
+        """Store.query on this process's handle."""
+        return self.current().query(*args, **kwargs)
+
+    def quads_for_pattern(self, *args: object) -> object:
+        """Store.quads_for_pattern on this process's handle."""
+        return self.current().quads_for_pattern(*args)
