@@ -17,8 +17,10 @@ It measures the load rate, the size on disk, the peak memory while serving (PSS 
 tree, as bench/endpoint.py does), the median latency of each competency query (a warm-up request, then
 up to --reps more while the query's --budget lasts; a request that the client gives up on after
 --timeout seconds, or that the server stops at its own 30 s limit, counts as "timeout"), and the
-throughput of the mix of competency queries with 1, 4 and 16 clients (wrk), waiting for the server to go
-idle between runs. Each engine's number of result rows is checked against the embedded store's: a
+throughput of a mix of competency queries with 1, 4 and 16 clients (wrk), waiting for the server to go
+idle between runs. The mix is the same for every engine: the queries the first engine (autokg) answered
+in at most --mix-limit seconds at this size, so that a --duration-second run completes requests at all
+(the slowest queries take longer than a run, and 16 of them in flight on 2 cores take 8 times longer). Each engine's number of result rows is checked against the embedded store's: a
 difference is flagged in the table. The 1-minute load average is recorded at the start and end of each
 engine's run. Results go to stdout as markdown and to bench/data/stores-N-SEED.json.
 """
@@ -30,6 +32,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -67,6 +70,7 @@ class Run:
     rows: dict[str, int | None] = field(default_factory=dict)
     runs: dict[str, int] = field(default_factory=dict)
     throughput: dict[int, tuple[float, int]] = field(default_factory=dict)
+    mix: list[str] = field(default_factory=list)
     load_average: tuple[float, float] = (0.0, 0.0)
     idle_after_throughput: dict[int, bool] = field(default_factory=dict)
 
@@ -195,7 +199,9 @@ def measure_latency(server: Server, queries: dict[str, str], run: Run, options: 
         print(f"  {run.engine:<9} {name:<28} {shown} rows={rows} runs={len(times)}", file=sys.stderr, flush=True)
 
 
-def measure_engine(engine: str, nquads: Path, workdir: Path, queries: dict[str, str], options: argparse.Namespace) -> Run:
+def measure_engine(engine: str, nquads: Path, workdir: Path, queries: dict[str, str], options: argparse.Namespace,
+                   mix: list[str] | None = None) -> Run:
+    """Load, serve and measure one engine; the throughput mix is `mix`, or this engine's quick queries when None."""
     run = Run(engine)
     start_load = os.getloadavg()[0]
     print(f"{engine}: loading {nquads} (load average {start_load:.2f})", file=sys.stderr, flush=True)
@@ -214,9 +220,9 @@ def measure_engine(engine: str, nquads: Path, workdir: Path, queries: dict[str, 
         try:
             server.wait_idle(options.idle)
             measure_latency(server, queries, run, options)
-            mix = [q for name, q in queries.items() if name not in options.leave_out_of_mix]
+            run.mix = mix if mix is not None else [n for n, ms in run.latency_ms.items() if ms is not None and ms <= options.mix_limit * 1000]
             for clients in (1, 4, 16):
-                run.throughput[clients] = wrk_throughput(server.url, mix, clients, options.duration)
+                run.throughput[clients] = wrk_throughput(server.url, [queries[n] for n in run.mix], clients, options.duration)
                 started = time.monotonic()
                 server.wait_idle(options.idle)
                 run.idle_after_throughput[clients] = time.monotonic() - started < options.idle
@@ -258,13 +264,17 @@ def report(triples: int, quads: int, nquads: Path, runs: list[Run], anchor_kib: 
     answered = [n for n in queries if all(r.latency_ms.get(n) is not None for r in runs)]
     lines.append("| geometric mean over the queries every engine answered (" + str(len(answered)) + f" of {len(queries)}) | | "
                  + " | ".join(f"{geometric_mean([r.latency_ms[n] for n in answered]):,.1f}" if answered else "—" for r in runs) + " | |")
-    lines += ["", "| clients | " + " | ".join(f"{r.engine} req/s" for r in runs) + " |", "|---|" + "---|" * len(runs)]
+    mix = runs[0].mix if runs else []
+    lines += ["", f"Throughput mix ({len(mix)} queries, round robin): {', '.join(mix)}.", "",
+              "| clients | " + " | ".join(f"{r.engine} req/s" for r in runs) + " |", "|---|" + "---|" * len(runs)]
     for clients in (1, 4, 16):
         cells = []
         for r in runs:
             rate, errors = r.throughput.get(clients, (float("nan"), 0))
             cells.append(f"{rate:.2f}" + (f" ({errors} non-2xx)" if errors else "") + ("" if r.idle_after_throughput.get(clients, True) else " ²"))
         lines.append(f"| {clients} | " + " | ".join(cells) + " |")
+    lines += ["", "¹ one measurement: the query was too slow to repeat within the budget. "
+              "² the server was still busy when the wait for it to go idle gave up."]
     return "\n".join(lines)
 
 
@@ -276,20 +286,22 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5, help="timed requests per query after the warm-up, at most")
     parser.add_argument("--budget", type=float, default=20, help="seconds per query after which it is not repeated")
     parser.add_argument("--timeout", type=float, default=SERVER_TIMEOUT + 5, help="client timeout per request, seconds")
-    parser.add_argument("--duration", type=int, default=5, help="seconds per throughput run")
-    parser.add_argument("--idle", type=float, default=300, help="seconds to wait at most for a server to go idle")
+    parser.add_argument("--duration", type=int, default=15, help="seconds per throughput run")
+    parser.add_argument("--mix-limit", type=float, default=2, help="seconds: the throughput mix is the first engine's queries at most this slow")
+    parser.add_argument("--idle", type=float, default=180, help="seconds to wait at most for a server to go idle")
     parser.add_argument("--virtuoso-buffers", type=int, default=250_000, help="Virtuoso's NumberOfBuffers (8 KiB each)")
-    parser.add_argument("--leave-out-of-mix", action="append", default=[], metavar="QUERY",
-                        help="a competency query to leave out of the throughput mix")
     parser.add_argument("--no-anchor", action="store_true", help="skip the one-process pyoxigraph memory anchor")
     options = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that every server is stopped on the way out
     engines = options.engine or list(ENGINES)
     queries = competency_queries()
     for triples in options.triples or [100_000]:
         nquads = dataset(triples, options.seed)
         quads = sum(1 for _ in nquads.open("rb"))
         workdir = nquads.parent
-        runs = [measure_engine(engine, nquads, workdir, queries, options) for engine in engines]
+        runs: list[Run] = []
+        for engine in engines:
+            runs.append(measure_engine(engine, nquads, workdir, queries, options, runs[0].mix if runs else None))
         anchor = None if options.no_anchor else anchor_memory_kib(nquads)
         text = report(triples, quads, nquads, runs, anchor, queries)
         print(text + "\n", flush=True)
