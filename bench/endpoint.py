@@ -157,8 +157,8 @@ def start_each(names: list[str], nquads: Path, workdir: Path, servers: list[Serv
 
 
 def request_time(url: str, query: str, timeout: float) -> tuple[float, int]:
-    """Seconds for one GET of `query`, and the HTTP status (`url` may carry parameters of its own)."""
-    full = f"{url}{'&' if '?' in url else '?'}{urllib.parse.urlencode({'query': query})}"
+    """Seconds for one GET of `query`, and the HTTP status."""
+    full = f"{url}?{urllib.parse.urlencode({'query': query})}"
     started = time.perf_counter()
     try:
         with urllib.request.urlopen(urllib.request.Request(full, headers={"Accept": ACCEPT}), timeout=timeout) as response:

@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from endpoint import (ACCEPT, HERE, VENV_BIN, Server, anchor_memory_kib, competency_queries, free_port, gen,
-                      geometric_mean, request_time, wrk_throughput)
+                      geometric_mean, wrk_throughput)
 
 from autokg.store import PART_GRAPHS
 
@@ -159,12 +159,21 @@ STARTERS = {"autokg": embedded, "oxigraph": oxigraph, "virtuoso": virtuoso}
 
 
 def answer(url: str, query: str, timeout: float) -> tuple[float, str, int | None]:
-    """Seconds, outcome and number of result rows of one GET of `query`."""
+    """Seconds, outcome and number of result rows of one GET of `query`, given up after `timeout` seconds in all.
+
+    (urllib's timeout bounds each read, not the request: a server that streams a slow answer would hold
+    the client for minutes.)
+    """
     full = f"{url}{'&' if '?' in url else '?'}{urllib.parse.urlencode({'query': query})}"
     started = time.perf_counter()
     try:
         with urllib.request.urlopen(urllib.request.Request(full, headers={"Accept": ACCEPT}), timeout=timeout) as response:
-            body = response.read()
+            chunks = []
+            while chunk := response.read(1 << 16):
+                chunks.append(chunk)
+                if time.perf_counter() - started > timeout:
+                    return time.perf_counter() - started, "timeout", None
+            body = b"".join(chunks)
             partial = response.headers.get("X-SQL-State")  # Virtuoso's "anytime" answers: 200 but incomplete
             seconds = time.perf_counter() - started
             if partial:
@@ -185,8 +194,8 @@ def measure_latency(server: Server, queries: dict[str, str], run: Run, options: 
         if outcome == "ok":
             spent = seconds
             while len(times) < options.reps and spent + seconds < options.budget:
-                took, status = request_time(server.url, query, options.timeout)
-                if status != 200:
+                took, status, _ = answer(server.url, query, options.timeout)
+                if status != "ok":
                     break
                 times.append(took)
                 spent += took
