@@ -270,8 +270,10 @@ def report(triples: int, quads: int, nquads: Path, runs: list[Run], anchor_kib: 
         differ = [f"{r.engine} {r.rows[name]}" for r in runs if r is not reference and r.rows.get(name) is not None and rows is not None and r.rows[name] != rows]
         lines.append(f"| {name} | {rows if rows is not None else '—'} | " + " | ".join(cell(r, name) for r in runs) + " | "
                      + ("⚠ rows differ: " + ", ".join(differ) if differ else "") + " |")
-    answered = [n for n in queries if all(r.latency_ms.get(n) is not None for r in runs)]
-    lines.append("| geometric mean over the queries every engine answered (" + str(len(answered)) + f" of {len(queries)}) | | "
+    # a fast wrong answer must not pull an engine's mean down: only queries every engine answered alike count
+    answered = [n for n in queries if all(r.latency_ms.get(n) is not None for r in runs)
+                and len({r.rows.get(n) for r in runs}) == 1]
+    lines.append("| geometric mean over the queries every engine answered with the same rows (" + str(len(answered)) + f" of {len(queries)}) | | "
                  + " | ".join(f"{geometric_mean([r.latency_ms[n] for n in answered]):,.1f}" if answered else "—" for r in runs) + " | |")
     mix = runs[0].mix if runs else []
     lines += ["", f"Throughput mix ({len(mix)} queries, round robin): {', '.join(mix)}.", "",
@@ -287,6 +289,20 @@ def report(triples: int, quads: int, nquads: Path, runs: list[Run], anchor_kib: 
     return "\n".join(lines)
 
 
+def render(saved: Path) -> str:
+    """The tables of a saved run, drawn again (with today's report code)."""
+    data = json.loads(saved.read_text())
+    runs = []
+    for fields in data["runs"]:
+        run = Run(**fields)
+        run.throughput = {int(k): tuple(v) for k, v in run.throughput.items()}
+        run.idle_after_throughput = {int(k): v for k, v in run.idle_after_throughput.items()}
+        run.load_average = tuple(run.load_average)
+        runs.append(run)
+    nquads = dataset(data["triples"], data.get("seed", 1))
+    return report(data["triples"], data["quads"], nquads, runs, data["anchor_kib"], competency_queries())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="autokg store benchmark: embedded store, Oxigraph server, Virtuoso")
     parser.add_argument("--triples", type=int, action="append", help="generated data triples (repeat for several sizes)")
@@ -300,7 +316,11 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=180, help="seconds to wait at most for a server to go idle")
     parser.add_argument("--virtuoso-buffers", type=int, default=250_000, help="Virtuoso's NumberOfBuffers (8 KiB each)")
     parser.add_argument("--no-anchor", action="store_true", help="skip the one-process pyoxigraph memory anchor")
+    parser.add_argument("--render", type=Path, metavar="JSON", help="only print the tables of a saved bench/data/stores-*.json")
     options = parser.parse_args()
+    if options.render:
+        print(render(options.render))
+        return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that every server is stopped on the way out
     engines = options.engine or list(ENGINES)
     queries = competency_queries()
@@ -315,7 +335,7 @@ def main() -> None:
         text = report(triples, quads, nquads, runs, anchor, queries)
         print(text + "\n", flush=True)
         out = HERE / "data" / f"stores-{triples}-{options.seed}.json"
-        out.write_text(json.dumps({"triples": triples, "quads": quads, "anchor_kib": anchor, "runs": [asdict(r) for r in runs],
+        out.write_text(json.dumps({"triples": triples, "seed": options.seed, "quads": quads, "anchor_kib": anchor, "runs": [asdict(r) for r in runs],
                                    "markdown": text}, indent=1))
 
 
