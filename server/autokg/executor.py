@@ -8,6 +8,9 @@ is ended by killing that child, and a fresh child is forked for the next query.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import itertools
 import os
 import pickle
 import signal
@@ -167,30 +170,48 @@ def run_job(store: Queryable, job: Job) -> Outcome:
         return text_outcome(400, f"The query could not be evaluated: {error}")
 
 
-#: a child whose resident memory grew by more than this since its fork retires after its answer, so
-#: the memory a big query made it allocate goes back to the system instead of staying private
-CHILD_GROWTH_LIMIT = 64 * 1024 * 1024
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+#: a child holding more memory of its own than this retires after its answer, and the next query gets a
+#: fresh fork that shares everything again. Reading pyoxigraph's in-memory store writes to the pages it
+#: walks, so copy-on-write makes them the child's own (a full scan copies nearly the whole store); and
+#: glibc keeps a query's freed working memory for reuse.
+CHILD_PRIVATE_LIMIT = 16 * 1024 * 1024
+#: a query faster than this touched little memory, so the check (a walk of the page tables) is skipped,
+#: except once every CHECK_EVERY queries, for many small ones that add up
+CHECK_AFTER_SECONDS = 0.01
+CHECK_EVERY = 256
+LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
-def resident_bytes() -> int:
-    """This process's resident set size, from /proc/self/statm (cheap enough to read per query)."""
-    with open("/proc/self/statm", "rb") as statm:
-        return int(statm.read().split()[1]) * PAGE_SIZE
+def release_free_memory() -> None:
+    """Return freed heap pages to the system (glibc keeps them for reuse otherwise, privately to this child)."""
+    trim = getattr(LIBC, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
+def private_bytes() -> int:
+    """The memory only this process holds (private clean and dirty pages), from /proc/self/smaps_rollup."""
+    with open("/proc/self/smaps_rollup", "rb") as rollup:
+        fields = dict(line.split(b":", 1) for line in rollup.read().splitlines()[1:])
+    return sum(int(fields.get(name, b"0 kB").split()[0]) for name in (b"Private_Clean", b"Private_Dirty")) * 1024
 
 
 def child_loop(store: Queryable, connection: Connection) -> None:
-    """Serve jobs from the parent until it hangs up, or until the child has grown too big."""
+    """Serve jobs from the parent until it hangs up, or until the child holds too much memory of its own."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    baseline = resident_bytes()
-    while True:
+    baseline = private_bytes()
+    for served in itertools.count(1):
         try:
             job = pickle.loads(connection.recv_bytes())
         except (EOFError, OSError):
             os._exit(0)
+        started = time.perf_counter()
         outcome = run_job(store, job)
-        retiring = resident_bytes() - baseline > CHILD_GROWTH_LIMIT
+        retiring = False
+        if time.perf_counter() - started > CHECK_AFTER_SECONDS or served % CHECK_EVERY == 0:
+            release_free_memory()
+            retiring = private_bytes() - baseline > CHILD_PRIVATE_LIMIT
         connection.send_bytes(pickle.dumps((outcome, retiring), protocol=pickle.HIGHEST_PROTOCOL))
         if retiring:
             os._exit(0)
