@@ -23,7 +23,7 @@ source or an organisation already written whole, and every shape constraint (sha
 to a node and its direct neighbours (counts, datatypes, classes of values, stakes that add up to 100,
 stake holders that are partners). Nothing depends on the size but how many groups there are and how many
 sources they can cite, so a group at position one million satisfies the shapes exactly as the groups of
-the 8,000- and 20,000-triple samples that tests/test_bench_gen.py validates.
+the 20,000-triple sample that tests/test_bench_gen.py validates.
 """
 
 from __future__ import annotations
