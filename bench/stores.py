@@ -251,6 +251,27 @@ def cell(run: Run, name: str) -> str:
     return f"{value:,.1f}" + ("" if run.runs.get(name, 0) > 1 else "¹")
 
 
+def comparable(runs: list[Run], queries: dict[str, str]) -> list[str]:
+    """The queries every engine answered with the same number of rows.
+
+    Only these count in a geometric mean: a fast wrong answer must not pull an engine's mean down.
+    """
+    return [n for n in queries if all(r.latency_ms.get(n) is not None for r in runs) and len({r.rows.get(n) for r in runs}) == 1]
+
+
+def summary(saved: list[tuple[dict, list[Run]]]) -> str:
+    """One headline table over several saved runs: load rate, disk, memory, mean latency, 4-client throughput."""
+    lines = ["| size | engine | load quads/s | disk MiB | peak PSS MiB | geometric-mean latency ms | 4-client req/s |",
+             "|---|---|---|---|---|---|---|"]
+    for data, runs in saved:
+        answered = comparable(runs, competency_queries())
+        for r in runs:
+            mean = f"{geometric_mean([r.latency_ms[n] for n in answered]):,.0f} ({len(answered)} queries)" if answered else "—"
+            lines.append(f"| {data['quads']:,} quads | {r.engine} | {data['quads'] / r.load_seconds:,.0f} | {r.disk_bytes / 2**20:,.0f} | "
+                         f"{r.peak_pss_kib / 1024:,.0f} | {mean} | {r.throughput[4][0]:.2f} |")
+    return "\n".join(lines)
+
+
 def report(triples: int, quads: int, nquads: Path, runs: list[Run], anchor_kib: int | None, queries: dict[str, str]) -> str:
     """Markdown tables for one dataset."""
     lines = [f"### {quads:,} quads ({triples:,} generated data triples plus ontology and shortcuts; "
@@ -270,9 +291,7 @@ def report(triples: int, quads: int, nquads: Path, runs: list[Run], anchor_kib: 
         differ = [f"{r.engine} {r.rows[name]}" for r in runs if r is not reference and r.rows.get(name) is not None and rows is not None and r.rows[name] != rows]
         lines.append(f"| {name} | {rows if rows is not None else '—'} | " + " | ".join(cell(r, name) for r in runs) + " | "
                      + ("⚠ rows differ: " + ", ".join(differ) if differ else "") + " |")
-    # a fast wrong answer must not pull an engine's mean down: only queries every engine answered alike count
-    answered = [n for n in queries if all(r.latency_ms.get(n) is not None for r in runs)
-                and len({r.rows.get(n) for r in runs}) == 1]
+    answered = comparable(runs, queries)
     lines.append("| geometric mean over the queries every engine answered with the same rows (" + str(len(answered)) + f" of {len(queries)}) | | "
                  + " | ".join(f"{geometric_mean([r.latency_ms[n] for n in answered]):,.1f}" if answered else "—" for r in runs) + " | |")
     mix = runs[0].mix if runs else []
@@ -289,8 +308,8 @@ def report(triples: int, quads: int, nquads: Path, runs: list[Run], anchor_kib: 
     return "\n".join(lines)
 
 
-def render(saved: Path) -> str:
-    """The tables of a saved run, drawn again (with today's report code)."""
+def load_saved(saved: Path) -> tuple[dict, list[Run]]:
+    """A saved run: its JSON and its engines' runs."""
     data = json.loads(saved.read_text())
     runs = []
     for fields in data["runs"]:
@@ -299,8 +318,17 @@ def render(saved: Path) -> str:
         run.idle_after_throughput = {int(k): v for k, v in run.idle_after_throughput.items()}
         run.load_average = tuple(run.load_average)
         runs.append(run)
-    nquads = dataset(data["triples"], data.get("seed", 1))
-    return report(data["triples"], data["quads"], nquads, runs, data["anchor_kib"], competency_queries())
+    return data, runs
+
+
+def render(paths: list[Path]) -> str:
+    """The headline table of saved runs, then each run's tables, drawn again (with today's report code)."""
+    saved = [load_saved(path) for path in paths]
+    parts = [summary(saved)]
+    for data, runs in saved:
+        nquads = dataset(data["triples"], data.get("seed", 1))
+        parts.append(report(data["triples"], data["quads"], nquads, runs, data["anchor_kib"], competency_queries()))
+    return "\n\n".join(parts)
 
 
 def main() -> None:
@@ -316,7 +344,8 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=180, help="seconds to wait at most for a server to go idle")
     parser.add_argument("--virtuoso-buffers", type=int, default=250_000, help="Virtuoso's NumberOfBuffers (8 KiB each)")
     parser.add_argument("--no-anchor", action="store_true", help="skip the one-process pyoxigraph memory anchor")
-    parser.add_argument("--render", type=Path, metavar="JSON", help="only print the tables of a saved bench/data/stores-*.json")
+    parser.add_argument("--render", type=Path, action="append", metavar="JSON",
+                        help="only print the tables of saved runs (bench/data/stores-*.json; repeat for several)")
     options = parser.parse_args()
     if options.render:
         print(render(options.render))
