@@ -60,6 +60,7 @@ def embedded_app():
 def test_push_reports_every_part_and_its_count(pushed, files):
     result, query_url = pushed
     assert result.status == 0, result.err
+    assert f"staged and moved with {query_url.replace('/query', '/update')}" in result.out
     sent = {part: sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()) for part, path in part_files(files).items()}
     for part, count in sent.items():
         assert f"{part:<10} {count:>8} triples sent, {count:>8} in <{PART_GRAPHS[part].value}>" in result.out
@@ -78,17 +79,19 @@ def data_count(query_url: str) -> int:
     return graph_counts(RemoteStore(query_url))[PART_GRAPHS["data"].value]
 
 
-def test_a_refused_push_keeps_the_previous_version(oxigraph_rw, pushed, files, tmp_path):
+@pytest.mark.parametrize("staged", [False, True], ids=["direct-put", "staged-and-moved"])
+def test_a_refused_push_keeps_the_previous_version(oxigraph_rw, pushed, files, tmp_path, staged):
     store_url, query_url = oxigraph_rw
-    push(older_version(files, tmp_path, 100), store_url, query_url)
+    update = store_url.replace("/store", "/update") if staged else None
+    push(older_version(files, tmp_path, 100), store_url, query_url, update_endpoint=update)
     assert data_count(query_url) == 100
     broken = tmp_path / "broken.nt"
     broken.write_text(part_files(files)["data"].read_text(encoding="utf-8") + '<https://w3id.org/autokg/id/x> <https://w3id.org/autokg/ontology#p> "unterminated .\n', encoding="utf-8")
     with pytest.raises(AutokgError) as refused:
-        push({"data": broken}, store_url, query_url)
+        push({"data": broken}, store_url, query_url, update_endpoint=update)
     assert "refused the data part (HTTP 400)" in str(refused.value) and str(broken) in str(refused.value)
     assert data_count(query_url) == 100
-    push(part_files(files), store_url, query_url)
+    push(part_files(files), store_url, query_url, update_endpoint=update)
     assert data_count(query_url) == sum(1 for line in part_files(files)["data"].open() if line.strip())
 
 

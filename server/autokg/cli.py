@@ -15,7 +15,7 @@ from autokg.catalog import bind_parameters, find_query, load_catalog, with_param
 from autokg.config import ProjectFiles, project_files
 from autokg.errors import AutokgError
 from autokg.loading import load_graph, load_project
-from autokg.push import parse_auth, part_files, push, query_endpoint_for
+from autokg.push import UPDATE_PATHS, parse_auth, part_files, push, query_endpoint_for, sibling_endpoint
 from autokg.querying import OUTPUT_FORMATS, execute, render
 from autokg.reconcile import Candidate, diff, link_candidates, missing_statements, render_differences, unlinked_entities
 from autokg.remote import WIKIDATA_ENDPOINT, query_remote
@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "http://host:8890/sparql-graph-crud-auth (Virtuoso)")
     push_command.add_argument("--auth", metavar="USER[:PASSWORD]", help="credentials (Basic or Digest); without a password, $AUTOKG_PUSH_PASSWORD")
     push_command.add_argument("--endpoint", metavar="URL", help="the store's query endpoint, for counting back (default: guessed from --to)")
+    push_command.add_argument("--update", metavar="URL", help="the store's SPARQL Update endpoint: stage each part, then MOVE it "
+                                                             "onto its graph in one request (default: guessed from --to)")
+    push_command.add_argument("--direct", action="store_true", help="PUT straight onto each graph, with no staging graph")
     push_command.add_argument("--timeout", type=float, default=300.0, help="seconds per request (default 300)")
     push_command.set_defaults(run=run_push)
 
@@ -267,11 +270,13 @@ def run_push(args: argparse.Namespace) -> int:
     """`autokg push`: replace each part's graph in an external store, then check the counts."""
     auth = parse_auth(args.auth)
     endpoint = args.endpoint or query_endpoint_for(args.to)
+    update = None if args.direct else (args.update or sibling_endpoint(args.to, UPDATE_PATHS))
     files = project_files(args.root)
     ensure_built(files)
-    for part in push(part_files(files), args.to, endpoint, auth, args.timeout):
+    for part in push(part_files(files), args.to, endpoint, auth, args.timeout, update):
         print(f"{part.part:<10} {part.sent:>8} triples sent, {part.stored:>8} in <{part.graph}>")
-    print(f"pushed to {args.to}; counts checked on {endpoint}")
+    how = f"staged and moved with {update}" if update else "PUT straight onto each graph (atomic only where the store's PUT is)"
+    print(f"pushed to {args.to} ({how}); counts checked on {endpoint}")
     return 0
 
 

@@ -1,8 +1,11 @@
 """`autokg push`: load the built parts into an external store through the SPARQL 1.1 Graph Store HTTP Protocol.
 
-Each part (ontology, data, shortcuts) goes to its own named graph in one PUT, which replaces that graph
-as a whole: a push that fails, or is cut off, leaves the store's previous version of the part in place.
-The triples are then counted back with a query, so a store that silently dropped some is caught.
+Each part (ontology, data, shortcuts) goes to its own named graph, and a push that fails or is cut off
+must leave the store's previous version of the part in place. A Graph Store PUT does that on Oxigraph,
+but not on Virtuoso 7, which clears the graph first and keeps what it parsed before an error. So where
+the store's SPARQL Update endpoint is known, each part is PUT into a staging graph, counted there, and
+moved onto its graph with one `MOVE` request, which readers see happen at once (on Virtuoso too: a
+concurrent reader saw only the old and the new count). The triples are then counted back with a query.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from autokg.store import PART_GRAPHS
 
 #: graph store URL path ending -> query endpoint path ending, for the engines whose layout is known
 QUERY_PATHS = {"/store": "/query", "/sparql-graph-crud-auth": "/sparql", "/sparql-graph-crud": "/sparql", "/data": "/sparql"}
+#: graph store URL path ending -> SPARQL Update endpoint path ending
+UPDATE_PATHS = {"/store": "/update", "/sparql-graph-crud-auth": "/sparql-auth"}
 #: the query parameter that names the graph; Virtuoso's graph store predates the standard's `graph`
 GRAPH_PARAMETERS = {"/sparql-graph-crud-auth": "graph-uri", "/sparql-graph-crud": "graph-uri"}
 
@@ -44,19 +49,27 @@ def part_files(files: ProjectFiles) -> dict[str, Path]:
     return found
 
 
-def query_endpoint_for(graph_store: str) -> str:
-    """The query endpoint beside a graph store URL, for the layouts in QUERY_PATHS; raises AutokgError for others.
+def sibling_endpoint(graph_store: str, paths: dict[str, str]) -> str | None:
+    """The endpoint beside a graph store URL, for the layouts in `paths`, else None.
 
-    >>> query_endpoint_for("http://127.0.0.1:7878/store")
+    >>> sibling_endpoint("http://127.0.0.1:7878/store", QUERY_PATHS)
     'http://127.0.0.1:7878/query'
-    >>> query_endpoint_for("http://localhost:8890/sparql-graph-crud-auth")
-    'http://localhost:8890/sparql'
+    >>> sibling_endpoint("http://localhost:8890/sparql-graph-crud-auth", UPDATE_PATHS)
+    'http://localhost:8890/sparql-auth'
     """
     parts = urllib.parse.urlsplit(graph_store)
-    for ending, replacement in QUERY_PATHS.items():
+    for ending, replacement in paths.items():
         if parts.path.endswith(ending):
             return urllib.parse.urlunsplit(parts._replace(path=parts.path[: -len(ending)] + replacement, query=""))
-    raise AutokgError(f"--to {graph_store}: cannot tell this store's query endpoint; give it with --endpoint")
+    return None
+
+
+def query_endpoint_for(graph_store: str) -> str:
+    """The query endpoint beside a graph store URL; raises AutokgError for a layout not in QUERY_PATHS."""
+    found = sibling_endpoint(graph_store, QUERY_PATHS)
+    if found is None:
+        raise AutokgError(f"--to {graph_store}: cannot tell this store's query endpoint; give it with --endpoint")
+    return found
 
 
 def graph_url(graph_store: str, graph: str) -> str:
@@ -88,6 +101,15 @@ def parse_auth(value: str | None, environ: dict[str, str] | None = None) -> tupl
     return user, password
 
 
+def move_graph(update_endpoint: str, source: str, target: str, auth: tuple[str, str] | None, timeout: float) -> None:
+    """`MOVE <source> TO <target>` in one SPARQL Update request; raises AutokgError when it is refused."""
+    body = urllib.parse.urlencode({"update": f"MOVE <{source}> TO <{target}>"}).encode("utf-8")
+    reply = http_request(update_endpoint, body, {"Content-Type": "application/x-www-form-urlencoded"}, "POST", timeout, auth)
+    if reply.status >= 300:
+        raise AutokgError(f"{update_endpoint} refused to move <{source}> to <{target}> (HTTP {reply.status}): "
+                          f"{error_detail(reply) or 'no message'}; <{target}> keeps its previous version")
+
+
 def count_triples(path: Path) -> int:
     """The triples in an N-Triples file (one per non-empty, non-comment line)."""
     with path.open("rb") as lines:
@@ -95,21 +117,29 @@ def count_triples(path: Path) -> int:
 
 
 def push(parts: dict[str, Path], graph_store: str, query_endpoint: str, auth: tuple[str, str] | None = None,
-         timeout: float = 300.0) -> list[PushedPart]:
-    """PUT each part's file into its named graph, then count the triples back.
+         timeout: float = 300.0, update_endpoint: str | None = None) -> list[PushedPart]:
+    """Replace each part's named graph with the part's file, then count the triples back.
 
-    Raises AutokgError naming the part when the store refuses it (the earlier parts stay pushed, the
-    failed one keeps its previous version) or when a count differs from what was sent.
+    With `update_endpoint`, each part is PUT into a staging graph, counted, and moved onto its graph;
+    without, it is PUT straight onto its graph. Raises AutokgError naming the part when the store refuses
+    it (the earlier parts stay pushed) or when a count differs from what was sent.
     """
     pushed = []
     for part, path in parts.items():
         graph = PART_GRAPHS[part].value
+        sent = count_triples(path)
+        target = f"{graph}-staging" if update_endpoint else graph
         # N-Triples is Turtle, and every graph store takes Turtle
-        reply = http_request(graph_url(graph_store, graph), path.read_bytes(), {"Content-Type": "text/turtle"}, "PUT", timeout, auth)
+        reply = http_request(graph_url(graph_store, target), path.read_bytes(), {"Content-Type": "text/turtle"}, "PUT", timeout, auth)
         if reply.status >= 300:
             raise AutokgError(f"{graph_store} refused the {part} part (HTTP {reply.status}): {error_detail(reply) or 'no message'}; "
-                              "the store keeps its previous version of that graph", path=path)
-        pushed.append((part, graph, count_triples(path)))
+                              "its graph keeps its previous version" + (" (only where the store's PUT is atomic)" if not update_endpoint else ""), path=path)
+        if update_endpoint:
+            staged = graph_counts(RemoteStore(query_endpoint, timeout=timeout, graphs=(target,)))[target]
+            if staged != sent:
+                raise AutokgError(f"The staging graph <{target}> holds {staged} triples, not the {sent} sent; <{graph}> is unchanged", path=path)
+            move_graph(update_endpoint, target, graph, auth, timeout)
+        pushed.append((part, graph, sent))
     counts = graph_counts(RemoteStore(query_endpoint, timeout=timeout))
     report = [PushedPart(part, graph, sent, counts.get(graph, 0)) for part, graph, sent in pushed]
     wrong = [f"{p.part}: sent {p.sent}, the store holds {p.stored}" for p in report if p.sent != p.stored]

@@ -6,6 +6,7 @@ every remote query autokg makes goes through `select_remote`.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import socket
@@ -56,6 +57,12 @@ def http_request(url: str, data: bytes | None = None, headers: dict[str, str] | 
         passwords.add_password(None, url, auth[0], auth[1])
         handlers = [urllib.request.HTTPBasicAuthHandler(passwords), urllib.request.HTTPDigestAuthHandler(passwords)]
     request = urllib.request.Request(url, data=data, headers={"User-Agent": USER_AGENT, **(headers or {})}, method=method)
+    if auth is not None and data:
+        # answer the challenge before sending the body: a server that refuses a large unauthenticated
+        # body may reset the connection before the client can read its 401 (Virtuoso does, past a few MB)
+        header = authorization(request, auth, timeout)
+        if header:
+            request.add_unredirected_header("Authorization", header)
     limit = None if max_bytes is None else max_bytes + 1
     try:
         with urllib.request.build_opener(*handlers).open(request, timeout=timeout) as response:
@@ -69,6 +76,31 @@ def http_request(url: str, data: bytes | None = None, headers: dict[str, str] | 
         if isinstance(reason, (TimeoutError, socket.timeout)):
             raise TimeoutError(f"{url} did not answer within {timeout:g} s") from None
         raise Unreachable(url, reason) from None
+
+
+def authorization(request: urllib.request.Request, auth: tuple[str, str], timeout: float) -> str | None:
+    """The Authorization header for `request`, made from the challenge that a bodiless GET of its URL receives.
+
+    None when the server asks for no credentials or for a scheme other than Basic and Digest.
+    """
+    probe = urllib.request.Request(request.full_url, headers={"User-Agent": USER_AGENT}, method="GET")
+    try:
+        with urllib.request.urlopen(probe, timeout=timeout):
+            return None
+    except urllib.error.HTTPError as error:
+        challenges = error.headers.get_all("WWW-Authenticate") or [] if error.code == 401 else []
+    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException):
+        return None  # the request itself will say what is wrong
+    for challenge in challenges:
+        scheme, _, parameters = challenge.partition(" ")
+        if scheme.lower() == "basic":
+            return "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode("utf-8")).decode("ascii")
+        if scheme.lower() == "digest":
+            passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+            passwords.add_password(None, request.full_url, auth[0], auth[1])
+            fields = urllib.request.parse_keqv_list(urllib.request.parse_http_list(parameters))
+            return "Digest " + urllib.request.HTTPDigestAuthHandler(passwords).get_authorization(request, fields)
+    return None
 
 
 def error_detail(reply: Reply) -> str:
