@@ -158,3 +158,20 @@ def autokg_on_oxigraph(tmp_path_factory, files):
     yield url
     process.terminate()
     process.wait(timeout=10)
+
+
+def canned_answers(embedded_app, backend_app, name: str, accept: str):
+    """The embedded app's and the backend app's answers to one canned query, both checked to be 200."""
+    ours = embedded_app.test_client().get(f"/queries/{name}", headers={"Accept": accept})
+    theirs = backend_app.test_client().get(f"/queries/{name}", headers={"Accept": accept})
+    assert theirs.status_code == ours.status_code == 200, theirs.data[:300]
+    return ours, theirs
+
+
+def assert_same_page(embedded_app, backend_app, path: str) -> None:
+    """A page renders byte for byte the same from a backend as from the embedded store, but for the version."""
+    ours = embedded_app.test_client().get(path)
+    theirs = backend_app.test_client().get(path)
+    # the version names the inputs of a local build; a backend's is only known to be remote
+    versions = embedded_app.extensions["autokg"].version.encode(), backend_app.extensions["autokg"].version.encode()
+    assert (theirs.status_code, theirs.data) == (ours.status_code, ours.data.replace(*versions))

@@ -23,7 +23,7 @@ from autokg.errors import AutokgError
 from autokg.push import part_files, push
 from autokg.store import PART_GRAPHS
 
-from conftest import oxigraph_server, serving
+from conftest import assert_same_page, canned_answers, oxigraph_server, serving
 
 LIMITS = {"TESTING": True, "TIMEOUT": 5.0, "MAX_ROWS": 2000, "MAX_CONTENT_LENGTH": 1024 * 1024}
 
@@ -150,20 +150,13 @@ OFFLINE = [q.name for q in load_catalog(Path(__file__).parents[1] / "queries").v
 
 @pytest.mark.parametrize("name", OFFLINE)
 def test_canned_queries_answer_the_same_through_the_backend(name, backend_app, embedded_app):
-    accept = {"Accept": "application/sparql-results+json"}
-    ours = embedded_app.test_client().get(f"/queries/{name}", headers=accept)
-    theirs = backend_app.test_client().get(f"/queries/{name}", headers=accept)
-    assert theirs.status_code == ours.status_code == 200, theirs.data[:300]
+    ours, theirs = canned_answers(embedded_app, backend_app, name, "application/sparql-results+json")
     assert bindings(theirs) == bindings(ours)
 
 
 @pytest.mark.parametrize("path", ["/", "/id/im-motors", "/id/saic-motor", "/ontology", "/search?q=%E6%99%BA%E5%B7%B1", "/id/no-such-thing"])
 def test_pages_are_the_same_through_the_backend(path, backend_app, embedded_app):
-    ours = embedded_app.test_client().get(path)
-    theirs = backend_app.test_client().get(path)
-    # the version names the inputs of a local build; a backend's is only known to be remote
-    versions = embedded_app.extensions["autokg"].version.encode(), backend_app.extensions["autokg"].version.encode()
-    assert (theirs.status_code, theirs.data) == (ours.status_code, ours.data.replace(*versions))
+    assert_same_page(embedded_app, backend_app, path)
 
 
 @pytest.mark.parametrize("path,accept", [("/id/im-motors", "text/turtle"), ("/ontology", "application/n-triples"), ("/vocab/status", "text/turtle")])

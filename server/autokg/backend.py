@@ -9,6 +9,8 @@ written again by Oxigraph, so clients get the same formats and caps whatever the
 
 from __future__ import annotations
 
+import binascii
+import re
 import urllib.parse
 from dataclasses import dataclass, field
 
@@ -19,6 +21,7 @@ from autokg.guards import query_form
 from autokg.remote import Reply, error_detail, http_request
 from autokg.store import PART_GRAPHS
 
+BNODE = re.compile(rb"<bnode>([^<]*)</bnode>")
 PART_IRIS = tuple(node.value for node in PART_GRAPHS.values())
 #: what engines call their per-request timeout parameter, keyed by a word of their Server header:
 #: (parameter, units per second). Oxigraph's server has only a server-wide --timeout-s.
@@ -63,12 +66,13 @@ class RemoteStore:
             name, per_second = self.timeout_parameter
             pairs.append((name, str(int(seconds * per_second))))
         graph_form = query_form(query) in ("CONSTRUCT", "DESCRIBE")
-        accept = "application/n-triples" if graph_form else "application/sparql-results+json"
+        # XML, not JSON: Virtuoso's JSON writer spells xsd:boolean values "1" and "0"
+        accept = "application/n-triples" if graph_form else "application/sparql-results+xml"
         reply = self.send(pairs, accept, seconds)
         try:
             if graph_form:
                 return list(ox.parse(reply.body, format=ox.RdfFormat.N_TRIPLES))
-            return ox.parse_query_results(reply.body, format=ox.QueryResultsFormat.JSON)
+            return ox.parse_query_results(valid_blank_nodes(reply.body), format=ox.QueryResultsFormat.XML)
         except SyntaxError as error:
             raise BackendError(f"The backend store's answer does not parse as {accept}: {error}") from None
 
@@ -99,6 +103,17 @@ class RemoteStore:
         return [ox.Quad(subject or row["s"], predicate or row["p"], row["o"] if object is None else object, row["g"]) for row in rows]
 
 
+def valid_blank_nodes(xml: bytes) -> bytes:
+    """SPARQL XML results with every blank node label made a valid one, the same label for the same node.
+
+    Virtuoso labels blank nodes `nodeID://b10000`, which is no blank node label.
+
+    >>> valid_blank_nodes(b"<bnode>nodeID://b1</bnode>")
+    b'<bnode>b6e6f646549443a2f2f6231</bnode>'
+    """
+    return BNODE.sub(lambda match: b"<bnode>b" + binascii.hexlify(match.group(1)) + b"</bnode>", xml)
+
+
 def detect_timeout_parameter(server_header: str) -> tuple[str, int] | None:
     """The per-request timeout parameter of the engine named in a Server header, if it has one.
 
@@ -118,7 +133,7 @@ def connect_backend(endpoint: str, timeout: float, max_bytes: int, extra_graphs:
     """
     store = RemoteStore(endpoint, timeout=timeout, max_bytes=max_bytes, graphs=PART_IRIS + tuple(extra_graphs))
     try:
-        reply = store.send([("query", "ASK { }")], "application/sparql-results+json", min(timeout, 10.0))
+        reply = store.send([("query", "ASK { }")], "application/sparql-results+xml", min(timeout, 10.0))
     except TimeoutError:
         raise BackendError(f"The backend store {endpoint} did not answer ASK {{ }} within {min(timeout, 10.0):g} s") from None
     store.server = reply.headers.get("Server", "")

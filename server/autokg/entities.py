@@ -191,59 +191,64 @@ class Relationship:
         return bool(self.evidence) and all(e.certainty_iri == RUMOURED for e in self.evidence)
 
 
+def ordered(rows: list[Row], *names: str) -> list[Row]:
+    """Rows sorted by the values of `names`: not by ORDER BY, whose ties and string order differ between engines."""
+    return sorted(rows, key=lambda row: tuple(text(row, name) for name in names))
+
+
 def relationships(store: Queryable, iri: str) -> list[Relationship]:
     """The relationships `iri` takes part in, in the order of their type and label."""
     node = term(iri)
     found: dict[str, Relationship] = {}
-    for row in select(store, f"""
+    for row in ordered(select(store, f"""
 SELECT ?r ?label ?type ?typeLabel ?roleLabel ?status WHERE {{
   ?r ?role {node} . ?role rdfs:subPropertyOf+ akg:party ; rdfs:label ?roleLabel . FILTER (lang(?roleLabel) = "en")
   ?r a ?type ; rdfs:label ?label . FILTER (lang(?label) = "en")
   ?type rdfs:label ?typeLabel . FILTER (lang(?typeLabel) = "en" && STRSTARTS(STR(?type), STR(akg:)))
   OPTIONAL {{ ?r akg:status/rdfs:label ?status . FILTER (lang(?status) = "en") }}
-}} ORDER BY ?typeLabel ?label ?roleLabel"""):
+}}"""), "typeLabel", "label", "roleLabel", "r"):
         key = text(row, "r")
         if key not in found:
             found[key] = Relationship(key, text(row, "label"), text(row, "type"), text(row, "typeLabel"), text(row, "roleLabel"), text(row, "status"))
     if not found:
         return []
     values = " ".join(term(k) for k in found)
-    for row in select(store, f"""
+    for row in ordered(select(store, f"""
 SELECT ?r ?party ?partyLabel ?roleLabel WHERE {{
   VALUES ?r {{ {values} }}
   ?r ?role ?party . ?role rdfs:subPropertyOf+ akg:party ; rdfs:label ?roleLabel . FILTER (lang(?roleLabel) = "en" && ?party != {node})
   OPTIONAL {{ ?party rdfs:label ?partyLabel . FILTER (lang(?partyLabel) = "en") }}
-}} ORDER BY ?r ?roleLabel ?partyLabel"""):
+}}"""), "r", "roleLabel", "partyLabel", "party"):
         found[text(row, "r")].parties.append((text(row, "party"), text(row, "partyLabel", text(row, "party")), text(row, "roleLabel")))
-    for row in select(store, f"""
+    for row in ordered(select(store, f"""
 SELECT ?r ?holderLabel ?percent WHERE {{
   VALUES ?r {{ {values} }}
   ?r akg:stake ?stake . ?stake akg:stakePercent ?percent .
   OPTIONAL {{ ?stake akg:stakeHolder/rdfs:label ?holderLabel . FILTER (lang(?holderLabel) = "en") }}
-}} ORDER BY ?r ?holderLabel"""):
+}}"""), "r", "holderLabel", "percent"):
         found[text(row, "r")].stakes.append((text(row, "holderLabel", "(unnamed)"), text(row, "percent")))
-    for row in select(store, f"""
+    for row in ordered(select(store, f"""
 SELECT ?r ?value ?min ?currency WHERE {{
   VALUES ?r {{ {values} }}
   ?r akg:amount ?money . ?money schema:currency ?currency .
   OPTIONAL {{ ?money schema:value ?value }} OPTIONAL {{ ?money schema:minValue ?min }}
-}} ORDER BY ?r"""):
+}}"""), "r", "value", "min", "currency"):
         amount = format_number(text(row, "value")) if "value" in row else "at least " + format_number(text(row, "min"))
         found[text(row, "r")].amounts.append(f"{amount} {text(row, 'currency')}")
     dates = " ".join(f"akg:{p}" for p in DATE_PROPERTIES)
-    for row in select(store, f"""
+    for row in ordered(select(store, f"""
 SELECT ?r ?propertyLabel ?date WHERE {{
   VALUES ?r {{ {values} }} VALUES ?property {{ {dates} }}
   ?r ?property ?date . ?property rdfs:label ?propertyLabel . FILTER (lang(?propertyLabel) = "en")
-}} ORDER BY ?r ?date"""):
+}}"""), "r", "date", "propertyLabel"):
         found[text(row, "r")].dates.append((text(row, "propertyLabel"), text(row, "date")))
-    for row in select(store, f"""
-SELECT ?r ?quote ?certainty ?certaintyLabel ?source ?sourceLabel WHERE {{
+    for row in ordered(select(store, f"""
+SELECT ?r ?e ?quote ?certainty ?certaintyLabel ?source ?sourceLabel WHERE {{
   VALUES ?r {{ {values} }}
   ?r akg:evidence ?e . ?e akg:quote ?quote ; akg:source ?source .
   OPTIONAL {{ ?e akg:certainty ?certainty . ?certainty rdfs:label ?certaintyLabel . FILTER (lang(?certaintyLabel) = "en") }}
   OPTIONAL {{ ?source rdfs:label ?sourceLabel . FILTER (lang(?sourceLabel) = "en") }}
-}} ORDER BY ?r ?e"""):
+}}"""), "r", "e", "quote"):
         found[text(row, "r")].evidence.append(Evidence(
             text(row, "quote"), text(row, "certaintyLabel"), text(row, "certainty"), text(row, "source"), text(row, "sourceLabel", text(row, "source")),
         ))
@@ -279,8 +284,8 @@ class Figure:
 def figures(store: Queryable, iri: str) -> dict[str, list[Figure]]:
     """The entity's figures, grouped by metric and sorted by period."""
     grouped: dict[str, list[Figure]] = defaultdict(list)
-    for row in select(store, f"""
-SELECT ?metricLabel ?when ?value ?minValue ?unit ?amount ?minAmount ?currency ?status WHERE {{
+    for row in ordered(select(store, f"""
+SELECT ?figure ?metricLabel ?when ?value ?minValue ?unit ?amount ?minAmount ?currency ?status WHERE {{
   ?figure a akg:Figure ; akg:about {term(iri)} ; akg:metric/rdfs:label ?metricLabel . FILTER (lang(?metricLabel) = "en")
   OPTIONAL {{ ?figure akg:period ?period }} OPTIONAL {{ ?figure akg:targetDate ?target }}
   BIND (COALESCE(STR(?period), STR(?target), "") AS ?when)
@@ -290,7 +295,7 @@ SELECT ?metricLabel ?when ?value ?minValue ?unit ?amount ?minAmount ?currency ?s
               OPTIONAL {{ ?money schema:value ?amount }} OPTIONAL {{ ?money schema:minValue ?minAmount }} }}
   OPTIONAL {{ ?figure akg:minValue ?minValue }}
   OPTIONAL {{ ?figure akg:status/rdfs:label ?status . FILTER (lang(?status) = "en") }}
-}} ORDER BY ?metricLabel ?when ?figure"""):
+}}"""), "metricLabel", "when", "figure"):
         raw = text(row, "value") or text(row, "amount")
         floor = text(row, "minValue") or text(row, "minAmount")
         number = float(raw) if raw else None
@@ -351,7 +356,7 @@ SELECT ?x ?name WHERE {
             continue
         score = 0 if name == needle else 1 if name.startswith(needle) else 2
         iri = text(row, "x")
-        if iri not in scored or score < scored[iri][0]:
+        if iri not in scored or (score, text(row, "name")) < scored[iri]:
             scored[iri] = (score, text(row, "name"))
     ranked = sorted(scored, key=lambda i: (scored[i][0], i))[:limit]
     named = labels(store, ranked)

@@ -165,6 +165,8 @@ def run_job(store: Queryable, job: Job) -> Outcome:
     except AutokgError as error:
         return text_outcome(getattr(error, "status", 400), str(error))
     except SyntaxError as error:
+        if isinstance(store, RemoteStore):  # the query was accepted: the answer is what did not parse
+            return text_outcome(502, f"The backend store's answer does not parse: {error}")
         return text_outcome(400, f"SPARQL syntax error: {error}")
     except (OSError, ValueError, RuntimeError) as error:
         return text_outcome(400, f"The query could not be evaluated: {error}")
