@@ -17,18 +17,31 @@ What we found on Virtuoso 7.2.5 (Debian's 7.2.5.1+dfsg1), and rely on or work ar
   growing (300 000 triples: counts went 300000, 267917, 0, 65959, ..., 300000 over ~4 s), and a PUT whose
   body fails to parse answers 500 but leaves the graph cleared and holding the triples before the error.
 - Debian's ini caps SPARQL results at ResultSetMaxRows = 10000 *silently*; ours sets 1 000 000.
-- Timeouts are "anytime" queries: with the request parameter `timeout` (milliseconds; likewise with
-  MaxQueryExecutionTime in the ini) a query that runs out of time answers HTTP 200 with PARTIAL results and
-  the headers `X-SQL-State: S1TAT` and `X-SQL-Message: RC...: Returning incomplete results, query interrupted
-  by result timeout.` (plus X-Exec-Milliseconds, X-Exec-DB-Activity). A client must check X-SQL-State, or
-  it takes a wrong answer for a right one. Our ini sets neither limit, so a query runs until it finishes
-  (the server stopped work soon after the client hung up, in our tests).
+- Timeouts: with the request parameter `timeout` (milliseconds) an "anytime" query that runs out of time
+  answers HTTP 200 with PARTIAL results (an aggregate may come back with a wrong count or no row at all)
+  and the headers `X-SQL-State: S1TAT`, `X-SQL-Message: RC...: Returning incomplete results, query
+  interrupted by result timeout.`, X-Exec-Milliseconds and X-Exec-DB-Activity; a query that streams rows
+  instead answers 500 (text/plain) with the rows written so far and that message after them. The time
+  actually used was up to twice the parameter. MaxQueryExecutionTime in the ini caps the parameter; with no
+  parameter it makes a 500 "SR171: Transaction timed out". Our ini sets neither limit, so a query runs until
+  it finishes or until its client hangs up (the server stopped working soon after). autokg.backend checks S1TAT.
+- Dialect, as seen by the competency queries (queries/*.rq carry the rewrites, tests/test_virtuoso.py checks):
+  boolean constants and the values of comparisons and EXISTS are xsd:integer 1/0 (STRDT("true",
+  xsd:boolean) gives a real boolean); the JSON results writer spells a real xsd:boolean "1"/"0", the XML one
+  "true"/"false"; given more than one property path that ends in a constant, Virtuoso walks some from the
+  data side and silently loses answers (paths that end in a variable made with IRI(STR(…)) do not); an IRI
+  made by IF comes back as a string under DISTINCT + ORDER BY; a VALUES row with UNDEF followed by a BIND
+  empties the answer when the UNDEF variable is first used after the BIND; 10 / 4 is 2; AVG over strings is 0.
+- Literals: language tags come back lowercased (zh-Hans as zh-hans); numbers are stored by value, so their
+  lexical form changes ("1.50" -> "1.5", "010" -> "10") and "010"^^xsd:integer and "1.0E1"^^xsd:double in the
+  same subject and predicate become ONE triple.
 - SIGTERM makes a "quick shutdown" with no checkpoint (the transaction log is replayed at the next start);
   `stop()` asks for `shutdown` over isql first, which checkpoints.
 - isql-vt exits 0 even when a statement fails; it writes `*** Error ...` to stderr, which `isql()` turns
   into an exception.
 - Without FROM / default-graph-uri, Virtuoso's default graph is every graph in the store, including its
-  own system graphs (virtrdf#, ldp#, ...): ask with default-graph-uri and named-graph-uri.
+  own system graphs (virtrdf#, ldp#, ...): ask as autokg.backend does, with default-graph-uri and
+  named-graph-uri, and XML results.
 """
 
 from __future__ import annotations
@@ -48,7 +61,6 @@ from types import TracebackType
 
 LOCALHOST = "127.0.0.1"
 DEFAULT_BUFFERS = 20000  # 8 KiB pages: about 170 MB of page cache, enough for a few million triples
-BUFFER_BYTES = 8192
 # graphs a fresh Virtuoso database holds before anything is loaded; clear() leaves them alone
 SYSTEM_GRAPH_PREFIXES = ("http://www.openlinksw.com/", "http://www.w3.org/ns/ldp#", "http://localuriqaserver/")
 NO_GRAPH = "urn:x-autokg:no-graph"  # where the bulk loader puts N-Quads lines that name no graph, when not told
@@ -142,20 +154,6 @@ class Engine:
         """Stop the server and reap it."""
         if self.process is not None:
             end_process(self.process)
-
-    def query(self, text: str, accept: str = "application/sparql-results+json", default_graphs: tuple[str, ...] = (),
-              named_graphs: tuple[str, ...] = (), timeout: float = 120) -> bytes:
-        """The body of the answer to a form-POSTed query; raises RuntimeError on an error or on partial results."""
-        fields = [("query", text)] + [("default-graph-uri", g) for g in default_graphs] + [("named-graph-uri", g) for g in named_graphs]
-        request = urllib.request.Request(self.sparql_url, data=urllib.parse.urlencode(fields).encode("utf-8"), method="POST",
-                                         headers={"Accept": accept, "Content-Type": "application/x-www-form-urlencoded"})
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                if response.headers.get("X-SQL-State"):  # Virtuoso's "anytime" answer: 200 but incomplete
-                    raise RuntimeError(f"partial results: {response.headers['X-SQL-State']} {response.headers.get('X-SQL-Message', '')}")
-                return response.read()
-        except urllib.error.HTTPError as error:
-            raise RuntimeError(f"HTTP {error.code}: {error.read(2000).decode('utf-8', 'replace').strip()}") from None
 
     def disk_bytes(self) -> int:
         """Bytes of the files in the work directory (the database, logs aside)."""

@@ -1,0 +1,133 @@
+"""Every offline competency query gives the embedded store's answer on Virtuoso Open Source 7 too.
+
+Virtuoso (Debian's virtuoso-opensource-7) is started by bench/engines.py on 127.0.0.1 in a temporary folder,
+loaded with dist/autokg.nq, and asked through autokg.backend, as `autokg serve --backend` forwards queries:
+with the three part graphs as default-graph-uri (their union is autokg's default graph) and as
+named-graph-uri. Without Virtuoso the tests are skipped, unless AUTOKG_REQUIRE_VIRTUOSO=1 (set by .ci/run),
+which turns a missing Virtuoso into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from decimal import Decimal, InvalidOperation
+
+import pyoxigraph as ox
+import pytest
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.compare import isomorphic
+
+from autokg.backend import connect_backend
+from autokg.catalog import CompetencyQuery, bind_parameters, load_catalog, with_parameters
+from autokg.config import project_files
+from autokg.querying import execute
+from autokg.store import open_store
+
+sys.path.insert(0, str(project_files().root / "bench"))
+import engines  # noqa: E402
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+NUMERIC = {XSD + t for t in ("integer", "decimal", "double", "float", "nonPositiveInteger", "negativeInteger", "long", "int",
+                             "short", "byte", "nonNegativeInteger", "unsignedLong", "unsignedInt", "unsignedShort",
+                             "unsignedByte", "positiveInteger")}
+CATALOG = load_catalog(project_files().queries)
+OFFLINE = sorted(name for name, q in CATALOG.items() if not q.federated)
+# each query as the catalogue runs it by default (parameters UNDEF), and with the example values of its header
+CASES = [(name, False) for name in OFFLINE] + [(name, True) for name in OFFLINE if CATALOG[name].parameters]
+
+
+@pytest.fixture(scope="module")
+def virtuoso(tmp_path_factory, files):
+    """Virtuoso holding the built dataset's three graphs, as a backend store of autokg's."""
+    if engines.virtuoso_binary() is None:
+        if os.environ.get("AUTOKG_REQUIRE_VIRTUOSO") == "1":
+            pytest.fail("Virtuoso is required here: apt-get install virtuoso-opensource-7")
+        pytest.skip("Virtuoso is not installed (apt-get install virtuoso-opensource-7)")
+    from autokg.build import build
+
+    build(files)
+    with engines.Virtuoso(tmp_path_factory.mktemp("virtuoso")) as server:
+        server.bulk_load(files.root / "dist" / "autokg.nq")
+        yield connect_backend(server.sparql_url, timeout=60.0, max_bytes=256 * 1024 * 1024)
+
+
+@pytest.fixture(scope="module")
+def store(virtuoso, files):
+    """The embedded store (opened after the fixture above has built it)."""
+    return open_store(files)
+
+
+def query_text(query: CompetencyQuery, examples: bool) -> str:
+    """The text the catalogue runs: the query with its parameters bound (examples) or UNDEF."""
+    raw = {p.name: p.example for p in query.parameters} if examples else {}
+    return with_parameters(query, bind_parameters(query, raw))
+
+
+def term_key(term: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> tuple:
+    """A term for comparison, with the only two normalizations we allow between engines."""
+    if term is None:
+        return ("unbound",)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            # RDF 1.1 Concepts §3.3: language tags compare case-insensitively; Virtuoso lowercases them (zh-hans)
+            return ("lang", term.value, term.language.lower())
+        if term.datatype.value in NUMERIC:
+            # Virtuoso stores numbers as native values and writes its own lexical form back ("1.50"^^xsd:decimal
+            # comes back as "1.5", "010"^^xsd:integer as "10"): numbers compare by value, whatever their type
+            try:
+                number = Decimal(term.value)
+                if number.is_finite():
+                    return ("number", number)
+            except InvalidOperation:
+                pass
+        return ("literal", term.value, term.datatype.value)
+    return (type(term).__name__, term.value)
+
+
+def solutions(results: ox.QuerySolutions) -> Counter:
+    """A multiset of solutions, each a sorted tuple of (variable, term key)."""
+    names = [v.value for v in results.variables]
+    return Counter(tuple(sorted((n, term_key(s[n])) for n in names)) for s in results)
+
+
+def to_rdflib(term: ox.NamedNode | ox.BlankNode | ox.Literal) -> URIRef | BNode | Literal:
+    """An Oxigraph term as rdflib's, with the same literal normalization as term_key."""
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    key = term_key(term)
+    if key[0] == "lang":
+        return Literal(term.value, lang=key[2])
+    if key[0] == "number":
+        return Literal(f"{key[1].normalize():f}", datatype=URIRef(XSD + "decimal"))  # one form per value
+    return Literal(term.value, datatype=URIRef(term.datatype.value))
+
+
+def as_graph(triples) -> Graph:
+    """Triples as an rdflib Graph, literals normalized."""
+    graph = Graph()
+    for t in triples:
+        graph.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))
+    return graph
+
+
+@pytest.mark.parametrize("name,examples", CASES, ids=[f"{n}{'-examples' if e else ''}" for n, e in CASES])
+def test_virtuoso_gives_the_embedded_answer(virtuoso, store, name, examples):
+    query = CATALOG[name]
+    text = query_text(query, examples)
+    mine = execute(store, text)
+    theirs = virtuoso.query(text)
+    if query.form in ("CONSTRUCT", "DESCRIBE"):
+        mine_graph, their_graph = as_graph(mine), as_graph(theirs)
+        assert len(mine_graph) and isomorphic(mine_graph, their_graph), (
+            f"{len(mine_graph)} triples here, {len(their_graph)} on Virtuoso")
+        return
+    if query.form == "ASK":
+        assert bool(mine) == bool(theirs)
+        return
+    assert [v.value for v in mine.variables] == [v.value for v in theirs.variables]
+    here, there = solutions(mine), solutions(theirs)
+    assert here == there, f"only here: {list((here - there).elements())[:5]}\nonly on Virtuoso: {list((there - here).elements())[:5]}"
