@@ -175,3 +175,17 @@ def assert_same_page(embedded_app, backend_app, path: str) -> None:
     # the version names the inputs of a local build; a backend's is only known to be remote
     versions = embedded_app.extensions["autokg"].version.encode(), backend_app.extensions["autokg"].version.encode()
     assert (theirs.status_code, theirs.data) == (ours.status_code, ours.data.replace(*versions))
+
+
+def require_virtuoso() -> None:
+    """Skip the calling test without Virtuoso, or fail it when AUTOKG_REQUIRE_VIRTUOSO=1 (as in CI)."""
+    import os
+    import sys
+
+    sys.path.insert(0, str(TESTS.parent / "bench"))
+    import engines
+
+    if engines.virtuoso_binary() is None:
+        if os.environ.get("AUTOKG_REQUIRE_VIRTUOSO") == "1":
+            pytest.fail("Virtuoso is required here: apt-get install virtuoso-opensource-7")
+        pytest.skip("Virtuoso is not installed (apt-get install virtuoso-opensource-7)")

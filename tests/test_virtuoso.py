@@ -9,7 +9,6 @@ which turns a missing Virtuoso into a failure.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections import Counter
 from decimal import Decimal, InvalidOperation
@@ -27,6 +26,7 @@ from autokg.store import open_store
 
 sys.path.insert(0, str(project_files().root / "bench"))
 import engines  # noqa: E402
+from conftest import require_virtuoso  # noqa: E402
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 NUMERIC = {XSD + t for t in ("integer", "decimal", "double", "float", "nonPositiveInteger", "negativeInteger", "long", "int",
@@ -41,10 +41,7 @@ CASES = [(name, False) for name in OFFLINE] + [(name, True) for name in OFFLINE 
 @pytest.fixture(scope="module")
 def virtuoso(tmp_path_factory, files):
     """Virtuoso holding the built dataset's three graphs, as a backend store of autokg's."""
-    if engines.virtuoso_binary() is None:
-        if os.environ.get("AUTOKG_REQUIRE_VIRTUOSO") == "1":
-            pytest.fail("Virtuoso is required here: apt-get install virtuoso-opensource-7")
-        pytest.skip("Virtuoso is not installed (apt-get install virtuoso-opensource-7)")
+    require_virtuoso()
     from autokg.build import build
 
     build(files)

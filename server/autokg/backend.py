@@ -84,12 +84,13 @@ class RemoteStore:
             reply = http_request(self.endpoint, body, headers, "POST", seconds, max_bytes=self.max_bytes)
         except AutokgError as error:
             raise BackendError(f"The backend store is unavailable: {error}") from None
+        # Virtuoso's "anytime" timeout: 200 with partial results, or 500 with a cut-off body, and S1TAT
+        if reply.headers.get("X-SQL-State", "").strip() in PARTIAL_RESULT_STATES or (reply.status >= 500 and b"S1TAT" in reply.body[-4096:]):
+            raise TimeoutError("the backend store ran out of time and sent partial results")
         if reply.status == 400:
             raise BackendError(f"The backend store refused the query: {error_detail(reply)}", status=400)
         if reply.status >= 300:
             raise BackendError(f"The backend store answered HTTP {reply.status}: {error_detail(reply)}")
-        if reply.headers.get("X-SQL-State", "").strip() in PARTIAL_RESULT_STATES:
-            raise TimeoutError("the backend store ran out of time and sent partial results")
         if len(reply.body) > self.max_bytes:
             raise BackendError(f"The backend store's answer is larger than {self.max_bytes} bytes: add a LIMIT", status=422)
         return reply
