@@ -230,6 +230,7 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=200)
     parser.add_argument("--skip", action="append", default=[], help="a server to leave out")
     parser.add_argument("--timeout", type=float, default=30, help="client timeout per request, seconds")
+    parser.add_argument("--lookups-only", action="store_true", help="only the lookups: their latency, their mix and memory")
     args = parser.parse_args()
 
     workdir = HERE / "data" / f"synthetic-{args.triples}-{args.seed}"
@@ -239,6 +240,9 @@ def main() -> None:
         gen.write_dataset(gen.batches(args.triples, args.seed), nquads)
     quads = sum(1 for _ in nquads.open())
     competency, lookups = workloads(nquads, args.lookups, args.seed)
+    if args.lookups_only:
+        competency = {}
+    mixes = {name: mix for name, mix in (("competency mix", list(competency.values())), ("lookup mix", lookups)) if mix}
     names = [n for n in ("autokg", "oxigraph", "rdflib-endpoint") if n not in args.skip]
     servers = start_servers(names, nquads, workdir)
     peaks = {s.name: s.pss_kib() for s in servers}
@@ -275,7 +279,7 @@ def main() -> None:
                 latency[server.name][name] = statistics.median(times) * 1000
                 print(f"latency {server.name:<16} {name:<28} {latency[server.name][name]:9.2f} ms", file=sys.stderr, flush=True)
         throughput: dict[tuple[str, str, int], tuple[float, int]] = {}
-        for mix_name, mix in (("competency mix", list(competency.values())), ("lookup mix", lookups)):
+        for mix_name, mix in mixes.items():
             for clients in (1, 4, 16):
                 for server in servers:
                     throughput[(mix_name, server.name, clients)] = wrk_throughput(server.url, mix, clients, args.duration)
@@ -296,13 +300,13 @@ def main() -> None:
         values = [latency[s.name].get(name, float("nan")) for s in servers]
         delta = latency["autokg"][name] - latency["oxigraph"][name] if {"autokg", "oxigraph"} <= set(latency) else float("nan")
         print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + f" | {delta:+.2f} |")
-    if {"autokg", "oxigraph"} <= set(latency):
+    if competency and {"autokg", "oxigraph"} <= set(latency):
         a = geometric_mean([latency["autokg"][n] for n in competency])
         o = geometric_mean([latency["oxigraph"][n] for n in competency])
         print(f"\ngeometric mean over the competency queries: autokg {a:.2f} ms, oxigraph {o:.2f} ms, ratio {a / o:.2f}×")
     print("\n| mix | clients | " + " | ".join(f"{s.name} req/s" for s in servers) + " | autokg/oxigraph | autokg/rdflib-endpoint |")
     print("|" + "---|" * (len(servers) + 4))
-    for mix_name in ("competency mix", "lookup mix"):
+    for mix_name in mixes:
         for clients in (1, 4, 16):
             rates = {s.name: throughput[(mix_name, s.name, clients)] for s in servers}
             cells = " | ".join(f"{r:.0f}" + (f" ({e} errors)" if e else "") for r, e in rates.values())
