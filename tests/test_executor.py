@@ -1,4 +1,4 @@
-"""The query child: it answers, and it retires once it holds too much memory of its own."""
+"""The query child: it answers, and it retires once it holds too much memory of its own; lookups skip it."""
 
 from __future__ import annotations
 
@@ -33,16 +33,60 @@ def run_twice(store: ox.Store) -> tuple[int | None, int | None]:
 
 def test_a_child_over_its_memory_limit_retires(store, monkeypatch):
     monkeypatch.setattr(executor_module, "CHECK_AFTER_SECONDS", 0.0)
-    monkeypatch.setattr(executor_module, "CHILD_PRIVATE_LIMIT", -1)
+    monkeypatch.setattr(executor_module, "PRIVATE_LIMIT", -1)
     assert run_twice(store) == (None, None)
 
 
 def test_a_child_within_its_limit_stays(store, monkeypatch):
     monkeypatch.setattr(executor_module, "CHECK_AFTER_SECONDS", 0.0)
-    monkeypatch.setattr(executor_module, "CHILD_PRIVATE_LIMIT", 1 << 40)
+    monkeypatch.setattr(executor_module, "PRIVATE_LIMIT", 1 << 40)
     first, second = run_twice(store)
     assert first == second is not None
 
 
 def test_private_bytes_reads_this_process():
     assert 0 < private_bytes() < 1 << 40
+
+
+SINGLE_PATTERN = "SELECT ?p ?o WHERE { <https://w3id.org/autokg/id/ford> ?p ?o }"
+
+
+def test_a_single_pattern_runs_without_a_child(store):
+    runner = Executor(store)
+    outcome = runner.run(Job(SINGLE_PATTERN, "text/csv", None), 10)
+    assert outcome.status == 200 and outcome.rows > 5
+    assert runner.pid is None, "a lookup forked a query child"
+    assert runner.run(Job(SCAN, "text/csv", None), 10).status == 200
+    assert runner.pid is not None, "a query with an aggregate ran outside the child"
+    runner.stop()
+
+
+@pytest.mark.parametrize("max_rows, timeout, in_process", [(10, 10, True), (10, 0.5, False), (10**6, 10, False)])
+def test_the_caps_bound_a_single_pattern_in_process(store, max_rows, timeout, in_process):
+    runner = Executor(store)
+    job = Job("SELECT * WHERE { ?s ?p ?o }", "application/sparql-results+json", None, max_rows=max_rows)
+    assert runner.runs_in_process(job, timeout) is in_process
+    if in_process:
+        outcome = runner.run(job, timeout)
+        assert outcome.status == 422 and b"limit of 10 rows" in outcome.body
+        assert runner.pid is None
+    runner.stop()
+
+
+class FakeWorker:
+    alive = True
+
+
+@pytest.mark.parametrize("limit, alive", [(-(1 << 40), False), (1 << 40, True)])
+def test_a_worker_over_its_memory_limit_finishes(monkeypatch, limit, alive):
+    from autokg import serving
+
+    monkeypatch.setattr(executor_module, "PRIVATE_LIMIT", limit)
+    worker = FakeWorker()
+    serving.note_baseline(None, worker)
+    for _ in range(2 * executor_module.CHECK_EVERY - 1):
+        serving.retire_when_heavy(worker, None, None, None)
+    assert worker.alive, "checked before the baseline was taken, or between checks"
+    assert worker.autokg_baseline is not None
+    serving.retire_when_heavy(worker, None, None, None)
+    assert worker.alive is alive

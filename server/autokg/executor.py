@@ -24,6 +24,7 @@ import pyoxigraph as ox
 
 from autokg.backend import RemoteStore
 from autokg.errors import AutokgError
+from autokg.guards import is_single_pattern
 from autokg.querying import Queryable
 
 #: media type -> Oxigraph format, for SELECT/ASK results and for graph results
@@ -172,15 +173,20 @@ def run_job(store: Queryable, job: Job) -> Outcome:
         return text_outcome(400, f"The query could not be evaluated: {error}")
 
 
-#: a child holding more memory of its own than this retires after its answer, and the next query gets a
-#: fresh fork that shares everything again. Reading pyoxigraph's in-memory store writes to the pages it
-#: walks, so copy-on-write makes them the child's own (a full scan copies nearly the whole store); and
+#: a child (or a serving process, see serving.py) holding more memory of its own than this retires after its
+#: answer, and a fresh fork shares everything again. Reading pyoxigraph's in-memory store writes to the pages
+#: it walks, so copy-on-write makes them the reader's own (a full scan copies nearly the whole store); and
 #: glibc keeps a query's freed working memory for reuse.
-CHILD_PRIVATE_LIMIT = 16 * 1024 * 1024
+PRIVATE_LIMIT = 16 * 1024 * 1024
 #: a query faster than this touched little memory, so the check (a walk of the page tables) is skipped,
 #: except once every CHECK_EVERY queries, for many small ones that add up
 CHECK_AFTER_SECONDS = 0.01
 CHECK_EVERY = 256
+#: one triple pattern streams from an index scan and stops at the row or byte cap, so it cannot overrun a
+#: timeout of a second or more while the cap is at most this; it runs in the serving process itself, because
+#: the round trip to the child (two wake-ups of a sleeping process) costs ten times the lookup on a VM
+IN_PROCESS_MAX_ROWS = 100_000
+IN_PROCESS_MIN_TIMEOUT = 1.0
 LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
@@ -198,6 +204,12 @@ def private_bytes() -> int:
     return sum(int(fields.get(name, b"0 kB").split()[0]) for name in (b"Private_Clean", b"Private_Dirty")) * 1024
 
 
+def holds_too_much(baseline: int) -> bool:
+    """Whether this process, freed memory returned first, holds more than PRIVATE_LIMIT of its own beyond `baseline`."""
+    release_free_memory()
+    return private_bytes() - baseline > PRIVATE_LIMIT
+
+
 def child_loop(store: Queryable, connection: Connection) -> None:
     """Serve jobs from the parent until it hangs up, or until the child holds too much memory of its own."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -212,8 +224,7 @@ def child_loop(store: Queryable, connection: Connection) -> None:
         outcome = run_job(store, job)
         retiring = False
         if time.perf_counter() - started > CHECK_AFTER_SECONDS or served % CHECK_EVERY == 0:
-            release_free_memory()
-            retiring = private_bytes() - baseline > CHILD_PRIVATE_LIMIT
+            retiring = holds_too_much(baseline)
         connection.send_bytes(pickle.dumps((outcome, retiring), protocol=pickle.HIGHEST_PROTOCOL))
         if retiring:
             os._exit(0)
@@ -265,8 +276,15 @@ class Executor:
                 pass
         self.pid = None
 
+    def runs_in_process(self, job: Job, timeout: float) -> bool:
+        """Whether a job is bounded by the caps alone, so that it can skip the round trip to the child."""
+        return (timeout >= IN_PROCESS_MIN_TIMEOUT and job.max_rows <= IN_PROCESS_MAX_ROWS
+                and not isinstance(self.store, RemoteStore) and is_single_pattern(job.query))
+
     def run(self, job: Job, timeout: float) -> Outcome:
         """Run a job; past `timeout` seconds the child is killed and a 503 comes back."""
+        if self.runs_in_process(job, timeout):
+            return run_job(self.store, job)
         connection = self.ensure_child()
         try:
             connection.send_bytes(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))

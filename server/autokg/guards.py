@@ -78,6 +78,81 @@ def check_query(text: str, allowed_services: tuple[str, ...] = ()) -> None:
             check_service(items[index + 1:], prefixes, allowed_services)
 
 
+def is_single_pattern(text: str) -> bool:
+    """Whether a query is one triple pattern read in index order: SELECT (variables or *) or ASK, an optional
+    LIMIT, and nothing else (no DISTINCT, FILTER, path, OFFSET, ORDER BY, GRAPH, FROM or second pattern).
+
+    Such a query streams from one index scan, so the row and byte caps bound its work; anything this does not
+    recognize is simply not single-pattern. Numbers and other punctuation are one character per token here.
+
+    >>> is_single_pattern("PREFIX akr: <https://w3id.org/autokg/id/> SELECT ?p ?o WHERE { akr:ford ?p ?o . } LIMIT 10")
+    True
+    >>> is_single_pattern('ASK { ?s <http://www.w3.org/2000/01/rdf-schema#label> "Ford"@en-GB }')
+    True
+    >>> is_single_pattern("SELECT DISTINCT ?p WHERE { ?s ?p ?o }")
+    False
+    >>> is_single_pattern("SELECT * WHERE { ?s a/<http://ex/p>* ?o }")
+    False
+    """
+    items = tokens(text)
+    position = 0
+
+    def peek(offset: int = 0) -> tuple[str, str]:
+        return items[position + offset] if position + offset < len(items) else ("end", "")
+
+    def word(value: str) -> bool:
+        kind, found = peek()
+        return kind == "word" and found.upper() == value
+
+    while word("PREFIX") or word("BASE"):
+        position += 3 if word("PREFIX") else 2
+        if peek(-1)[0] != "iri":
+            return False
+    if word("SELECT"):
+        position += 1
+        if peek() == ("other", "*"):
+            position += 1
+        else:
+            start = position
+            while peek()[0] == "var":
+                position += 1
+            if position == start:
+                return False
+    elif word("ASK"):
+        position += 1
+    else:
+        return False
+    if word("WHERE"):
+        position += 1
+    if peek() != ("other", "{"):
+        return False
+    position += 1
+    for place in ("subject", "predicate", "object"):
+        kind, value = peek()
+        if kind in ("var", "iri") or (kind == "pname" and not value.startswith("_:")) or (place == "predicate" and value == "a"):
+            position += 1
+        elif place == "object" and kind == "string":
+            position += 1
+            if peek() == ("other", "@"):
+                position += 2
+                while peek() == ("other", "-") and peek(1)[0] == "word":
+                    position += 2
+            elif peek() == ("other", "^") and peek(1) == ("other", "^") and peek(2)[0] in ("iri", "pname"):
+                position += 3
+        else:
+            return False
+    if peek() == ("other", "."):
+        position += 1
+    if peek() != ("other", "}"):
+        return False
+    position += 1
+    if word("LIMIT"):
+        position += 1
+        while peek()[0] == "other" and peek()[1].isdigit():
+            position += 1
+    return position == len(items)
+
+
 def check_service(rest: list[tuple[str, str]], prefixes: dict[str, str], allowed: tuple[str, ...]) -> None:
     """Check the endpoint named after a SERVICE keyword."""
     if rest and rest[0][0] == "word" and rest[0][1].upper() == "SILENT":
