@@ -33,7 +33,9 @@ def run_twice(store: ox.Store) -> tuple[int | None, int | None]:
 
 def test_a_child_over_its_memory_limit_retires(store, monkeypatch):
     monkeypatch.setattr(executor_module, "CHECK_AFTER_SECONDS", 0.0)
-    monkeypatch.setattr(executor_module, "PRIVATE_LIMIT", -1)
+    # a negative budget: every check finds it exceeded
+    monkeypatch.setattr(executor_module, "PRIVATE_LIMIT", -(1 << 40))
+    monkeypatch.setattr(executor_module, "SHARED_FRACTION", -1.0)
     assert run_twice(store) == (None, None)
 
 
@@ -77,16 +79,26 @@ class FakeWorker:
     alive = True
 
 
-@pytest.mark.parametrize("limit, alive", [(-(1 << 40), False), (1 << 40, True)])
-def test_a_worker_over_its_memory_limit_finishes(monkeypatch, limit, alive):
+@pytest.mark.parametrize("limit, fraction, alive", [(-(1 << 40), -1.0, False), (1 << 40, 0.0, True)])
+def test_a_worker_over_its_memory_limit_finishes(monkeypatch, limit, fraction, alive):
     from autokg import serving
 
     monkeypatch.setattr(executor_module, "PRIVATE_LIMIT", limit)
+    monkeypatch.setattr(executor_module, "SHARED_FRACTION", fraction)
     worker = FakeWorker()
     serving.note_baseline(None, worker)
     for _ in range(2 * executor_module.CHECK_EVERY - 1):
         serving.retire_when_heavy(worker, None, None, None)
     assert worker.alive, "checked before the baseline was taken, or between checks"
-    assert worker.autokg_baseline is not None
+    assert worker.autokg_budget is not None
     serving.retire_when_heavy(worker, None, None, None)
     assert worker.alive is alive
+
+
+def test_the_budget_grows_with_the_shared_store(monkeypatch):
+    monkeypatch.setattr(executor_module, "SHARED_FRACTION", 0.5)
+    private, shared = executor_module.memory_bytes()
+    budget = executor_module.MemoryBudget.from_now()
+    # the shared size is read again inside from_now, so allow for a page table's worth of drift
+    assert abs(budget.limit - max(executor_module.PRIVATE_LIMIT, shared // 2)) < 1 << 20
+    assert not budget.exceeded()

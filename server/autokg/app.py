@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping
 
@@ -10,12 +9,10 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from autokg import api, pages, sparql
+from autokg.access import CORS_HEADERS, log_request
 from autokg.config import SERVER_DEFAULTS, allow_list, environment_settings, project_files
 from autokg.backend import BackendError
 from autokg.dataset import backend_dataset, load_served_dataset
-
-log = logging.getLogger("autokg.access")
-
 
 def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     """Build the app: defaults, then instance/autokg.cfg, then AUTOKG_* variables, then `test_config`."""
@@ -43,6 +40,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(BackendError, backend_error)
     app.register_error_handler(TimeoutError, backend_error)
+    app.wsgi_app = sparql.LookupFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 
@@ -56,16 +54,13 @@ def start_timer() -> Response | None:
 
 def finish_response(response: Response) -> Response:
     """Add CORS headers (any origin, no credentials) and write the access-log line."""
-    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers.update(CORS_HEADERS)
     if request.method == "OPTIONS":
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, HEAD, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept"
         response.headers["Access-Control-Max-Age"] = "86400"
     duration = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-    log.info(
-        "%s %s %s %.1fms rows=%s query=%s",
-        request.method, request.path, response.status_code, duration, g.get("rows", "-"), g.get("query_hash", "-"),
-    )
+    log_request(request.method, request.path, response.status_code, duration, g.get("rows", "-"), g.get("query_hash", "-"))
     return response
 
 

@@ -173,11 +173,15 @@ def run_job(store: Queryable, job: Job) -> Outcome:
         return text_outcome(400, f"The query could not be evaluated: {error}")
 
 
-#: a child (or a serving process, see serving.py) holding more memory of its own than this retires after its
-#: answer, and a fresh fork shares everything again. Reading pyoxigraph's in-memory store writes to the pages
-#: it walks, so copy-on-write makes them the reader's own (a full scan copies nearly the whole store); and
-#: glibc keeps a query's freed working memory for reuse.
+#: a child (or a serving process, see serving.py) that has made more memory its own than its budget retires
+#: after its answer, and a fresh fork shares everything again. Reading pyoxigraph's in-memory store writes to
+#: the pages it walks, so copy-on-write makes them the reader's own (a full scan copies nearly the whole
+#: store); and glibc keeps a query's freed working memory for reuse. The budget is this much, or SHARED_FRACTION
+#: of what the process shares with its parent when it starts, whichever is more: a fresh child must copy every
+#: page it writes again (about 40 ms for a scan at 100k triples), so a budget far below the store's size made
+#: each query that walks part of it pay that again.
 PRIVATE_LIMIT = 16 * 1024 * 1024
+SHARED_FRACTION = 0.5
 #: a query faster than this touched little memory, so the check (a walk of the page tables) is skipped,
 #: except once every CHECK_EVERY queries, for many small ones that add up
 CHECK_AFTER_SECONDS = 0.01
@@ -197,24 +201,47 @@ def release_free_memory() -> None:
         trim(0)
 
 
-def private_bytes() -> int:
-    """The memory only this process holds (private clean and dirty pages), from /proc/self/smaps_rollup."""
+def memory_bytes() -> tuple[int, int]:
+    """The memory this process holds on its own (private pages) and shares with others, from /proc/self/smaps_rollup."""
     with open("/proc/self/smaps_rollup", "rb") as rollup:
         fields = dict(line.split(b":", 1) for line in rollup.read().splitlines()[1:])
-    return sum(int(fields.get(name, b"0 kB").split()[0]) for name in (b"Private_Clean", b"Private_Dirty")) * 1024
+
+    def total(*names: bytes) -> int:
+        return sum(int(fields.get(name, b"0 kB").split()[0]) for name in names) * 1024
+
+    return total(b"Private_Clean", b"Private_Dirty"), total(b"Shared_Clean", b"Shared_Dirty")
 
 
-def holds_too_much(baseline: int) -> bool:
-    """Whether this process, freed memory returned first, holds more than PRIVATE_LIMIT of its own beyond `baseline`."""
-    release_free_memory()
-    return private_bytes() - baseline > PRIVATE_LIMIT
+def private_bytes() -> int:
+    """The memory only this process holds (private clean and dirty pages)."""
+    return memory_bytes()[0]
+
+
+@dataclass(frozen=True)
+class MemoryBudget:
+    """How much more memory of its own a forked process may hold than it did at `baseline`, before it retires."""
+
+    baseline: int
+    limit: int
+
+    @classmethod
+    def from_now(cls) -> MemoryBudget:
+        """A budget that starts from this process's memory now (freed heap returned first)."""
+        release_free_memory()
+        private, shared = memory_bytes()
+        return cls(private, max(PRIVATE_LIMIT, int(shared * SHARED_FRACTION)))
+
+    def exceeded(self) -> bool:
+        """Whether this process, freed heap returned first, holds more than the budget allows."""
+        release_free_memory()
+        return private_bytes() - self.baseline > self.limit
 
 
 def child_loop(store: Queryable, connection: Connection) -> None:
     """Serve jobs from the parent until it hangs up, or until the child holds too much memory of its own."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    baseline = private_bytes()
+    budget = MemoryBudget.from_now()
     for served in itertools.count(1):
         try:
             job = pickle.loads(connection.recv_bytes())
@@ -224,7 +251,7 @@ def child_loop(store: Queryable, connection: Connection) -> None:
         outcome = run_job(store, job)
         retiring = False
         if time.perf_counter() - started > CHECK_AFTER_SECONDS or served % CHECK_EVERY == 0:
-            retiring = holds_too_much(baseline)
+            retiring = budget.exceeded()
         connection.send_bytes(pickle.dumps((outcome, retiring), protocol=pickle.HIGHEST_PROTOCOL))
         if retiring:
             os._exit(0)

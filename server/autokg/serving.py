@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from gunicorn.app.base import BaseApplication
 
 from autokg.app import create_app
-from autokg.executor import CHECK_EVERY, holds_too_much, private_bytes, release_free_memory
+from autokg.executor import CHECK_EVERY, MemoryBudget
 
 
 class AutokgServer(BaseApplication):
@@ -52,25 +52,24 @@ class AutokgServer(BaseApplication):
 
 
 def note_baseline(server: object, worker: object) -> None:
-    """Start counting a freshly forked worker's requests; its memory baseline is taken once it is warm."""
+    """Start counting a freshly forked worker's requests; its memory budget starts once it is warm."""
     worker.autokg_served = 0  # type: ignore[attr-defined]
-    worker.autokg_baseline = None  # type: ignore[attr-defined]
+    worker.autokg_budget = None  # type: ignore[attr-defined]
 
 
 def retire_when_heavy(worker: object, request: object, environ: object, response: object) -> None:
     """Every CHECK_EVERY requests, let a worker that holds too much memory of its own finish; a fresh fork replaces it.
 
     Single-pattern queries run in the worker itself (executor.runs_in_process), so its reads copy store pages
-    the way a query child's do. The baseline is taken at the first check, not at the fork: a worker's first
+    the way a query child's do. The budget starts at the first check, not at the fork: a worker's first
     requests make the interpreter's own pages private (reference counts), and that is no reason to retire.
     """
     worker.autokg_served += 1  # type: ignore[attr-defined]
     if worker.autokg_served % CHECK_EVERY:  # type: ignore[attr-defined]
         return
-    if worker.autokg_baseline is None:  # type: ignore[attr-defined]
-        release_free_memory()
-        worker.autokg_baseline = private_bytes()  # type: ignore[attr-defined]
-    elif holds_too_much(worker.autokg_baseline):  # type: ignore[attr-defined]
+    if worker.autokg_budget is None:  # type: ignore[attr-defined]
+        worker.autokg_budget = MemoryBudget.from_now()  # type: ignore[attr-defined]
+    elif worker.autokg_budget.exceeded():  # type: ignore[attr-defined]
         worker.alive = False  # type: ignore[attr-defined]
 
 

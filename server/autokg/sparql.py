@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
+from werkzeug.http import HTTP_STATUS_CODES
 
+from autokg.access import CORS_HEADERS, log_request
 from autokg.config import PREFIXES
 from autokg.description import service_description_response
 from autokg.errors import AutokgError
 from autokg.executor import Job, Outcome, text_outcome
-from autokg.guards import RefusedQuery, check_query
-from autokg.negotiation import chosen_types
+from autokg.guards import RefusedQuery, check_query, is_single_pattern
+from autokg.negotiation import chosen_types, types_for_accept
 
 bp = Blueprint("protocol", __name__)
 
@@ -107,20 +111,31 @@ def requested_timeout(pairs: list[tuple[str, str]]) -> float:
     return min(asked, limit)
 
 
+def capped_job(config: Mapping[str, object], query: str, result_type: str | None, graph_type: str | None,
+               timeout: float, default_graphs: tuple[str, ...] = (), named_graphs: tuple[str, ...] = ()) -> Job:
+    """A job for the query under the configured row and byte caps."""
+    return Job(query=query, result_type=result_type, graph_type=graph_type, default_graphs=default_graphs,
+               named_graphs=named_graphs, max_rows=int(config["MAX_ROWS"]), max_bytes=int(config["MAX_RESULT_BYTES"]),  # type: ignore[call-overload]
+               prefixes=PREFIXES, timeout=timeout)
+
+
 def run_checked(query: str, result_type: str | None, graph_type: str | None, timeout: float,
                 default_graphs: tuple[str, ...] = (), named_graphs: tuple[str, ...] = ()) -> Outcome:
     """Run a query in the query child under the guards and the configured caps; raises RefusedQuery."""
     config = current_app.config
     check_query(query, config["SERVICE_ALLOW_LIST"])
-    job = Job(query=query, result_type=result_type, graph_type=graph_type, default_graphs=default_graphs,
-              named_graphs=named_graphs, max_rows=int(config["MAX_ROWS"]), max_bytes=int(config["MAX_RESULT_BYTES"]),
-              prefixes=PREFIXES, timeout=timeout)
+    job = capped_job(config, query, result_type, graph_type, timeout, default_graphs, named_graphs)
     return current_app.extensions["autokg"].executor.run(job, timeout)
+
+
+def query_hash(query: str) -> str:
+    """The short hash of a query that the access log shows instead of its text."""
+    return hashlib.sha256(query.encode("utf-8")).hexdigest()[:12]
 
 
 def answer(query: str, pairs: list[tuple[str, str]]) -> Response:
     """Check, run and serialize one query for the current request."""
-    g.query_hash = hashlib.sha256(query.encode("utf-8")).hexdigest()[:12]
+    g.query_hash = query_hash(query)
     formats = [v for n, v in pairs if n == "format"]
     result_type, graph_type = chosen_types(request.headers.get("Accept"), formats[-1] if formats else None)
     outcome = run_checked(
@@ -141,3 +156,42 @@ def sparql() -> Response:
         return answer(query, pairs)
     except (BadRequest, RefusedQuery, AutokgError) as error:
         return error_response(error)
+
+
+StartResponse = Callable[[str, list[tuple[str, str]]], object]
+
+
+class LookupFastPath:
+    """WSGI middleware: a GET of /sparql whose only parameter is a single-pattern query is answered without Flask.
+
+    Entity lookups are the most frequent requests and take tens of microseconds in the store, while Flask's
+    request machinery costs several times that. Such a query is SELECT or ASK over one triple pattern
+    (guards.is_single_pattern), so it holds no update keyword and no SERVICE, and the executor runs it in this
+    process. Everything else, errors and 406 included, goes through the Flask app, which answers it the same way.
+    """
+
+    def __init__(self, app: Flask, wsgi_app: Callable[[dict, StartResponse], Iterable[bytes]]) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") != "/sparql":
+            return self.wsgi_app(environ, start_response)
+        started = time.perf_counter()
+        try:
+            pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            return self.wsgi_app(environ, start_response)
+        result_type = types_for_accept(environ.get("HTTP_ACCEPT"))[0]
+        if len(pairs) != 1 or pairs[0][0] != "query" or result_type is None or not is_single_pattern(pairs[0][1]):
+            return self.wsgi_app(environ, start_response)
+        query = pairs[0][1]
+        config = self.app.config
+        timeout = float(config["TIMEOUT"])
+        outcome = self.app.extensions["autokg"].executor.run(capped_job(config, query, result_type, None, timeout), timeout)
+        headers = [("Content-Type", outcome.content_type), ("Content-Length", str(len(outcome.body))), *CORS_HEADERS]
+        if outcome.status == 200:
+            headers.append(("Vary", "Accept"))
+        start_response(f"{outcome.status} {HTTP_STATUS_CODES.get(outcome.status, 'Unknown')}", headers)
+        log_request("GET", "/sparql", outcome.status, (time.perf_counter() - started) * 1000, outcome.rows, query_hash(query))
+        return [outcome.body]
