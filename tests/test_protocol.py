@@ -218,8 +218,15 @@ def test_triple_cap_is_refused_not_truncated(client):
     assert response.status_code == 422 and b"limit of 2000 triples" in response.data
 
 
-LOOKUPS = [
+PLAIN_GETS = [
     "SELECT ?p ?o WHERE { <https://w3id.org/autokg/id/ford> ?p ?o }",
+    SELECT,
+    "CONSTRUCT { ?s ?p ?o } WHERE { ?s a <https://w3id.org/autokg/ontology#Brand> ; ?p ?o }",
+    "DESCRIBE <https://w3id.org/autokg/id/ford>",
+    "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }",
+    "DROP ALL",  # refused: Flask answers on both paths
+    "SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }",
+    "SELECT ?s WHERE { ?s ?p ?o ",
     "PREFIX akg: <https://w3id.org/autokg/ontology#> SELECT * { ?s a akg:JointVenture } LIMIT 3",
     "ASK { ?s <http://www.w3.org/2000/01/rdf-schema#label> 'Ford'@en }",
     "SELECT * WHERE { ?s ?p ?o }",  # over the test app's row cap: 422 on both paths
@@ -227,10 +234,10 @@ LOOKUPS = [
 ]
 
 
-@pytest.mark.parametrize("query", LOOKUPS)
+@pytest.mark.parametrize("query", PLAIN_GETS)
 @pytest.mark.parametrize("accept", [None, "application/sparql-results+json", "text/csv;q=0.9, application/sparql-results+xml",
-                                    "text/tab-separated-values", "*/*"])
-def test_lookups_answer_the_same_without_flask(app, client, monkeypatch, query, accept):
+                                    "text/tab-separated-values", "*/*", "text/turtle", "application/n-triples", "image/png"])
+def test_plain_gets_answer_the_same_without_flask(app, client, monkeypatch, query, accept):
     headers = {"Accept": accept} if accept else {}
     fast = client.get("/sparql", query_string={"query": query}, headers=headers)
     monkeypatch.setattr(app, "wsgi_app", app.wsgi_app.wsgi_app)  # the Flask app alone
@@ -239,18 +246,20 @@ def test_lookups_answer_the_same_without_flask(app, client, monkeypatch, query, 
     assert sorted(fast.headers.items()) == sorted(slow.headers.items())
 
 
-def test_only_single_pattern_gets_skip_flask(client, monkeypatch):
+def test_only_plain_gets_skip_flask(client, monkeypatch):
     from autokg import sparql
 
     def refuse(query, pairs):
         raise sparql.BadRequest("answered by Flask", status=418)
 
     monkeypatch.setattr(sparql, "answer", refuse)
-    lookup = {"query": LOOKUPS[0]}
+    lookup = {"query": PLAIN_GETS[0]}
     assert client.get("/sparql", query_string=lookup).status_code == 200
+    assert client.get("/sparql", query_string={"query": SELECT}).status_code == 200
     assert client.get("/sparql", query_string=lookup | {"format": "json"}).status_code == 418
+    assert client.get("/sparql", query_string=lookup | {"timeout": "5"}).status_code == 418
     assert client.get("/sparql", query_string=lookup, headers={"Accept": "image/png"}).status_code == 418
-    assert client.get("/sparql", query_string={"query": SELECT}).status_code == 418
+    assert client.get("/sparql", query_string={"query": "DROP ALL"}).status_code == 418
     assert client.post("/sparql", data=lookup).status_code == 418
 
 
@@ -258,7 +267,7 @@ def test_a_lookup_writes_its_access_log_line(client, caplog):
     import logging
 
     caplog.set_level(logging.INFO, logger="autokg.access")
-    client.get("/sparql", query_string={"query": LOOKUPS[0]})
+    client.get("/sparql", query_string={"query": PLAIN_GETS[0]})
     (line,) = [r.getMessage() for r in caplog.records if r.name == "autokg.access"]
     method, path, status, duration, rows, query = line.split()
     assert (method, path, status) == ("GET", "/sparql", "200") and int(rows.split("=")[1]) > 5

@@ -40,7 +40,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(BackendError, backend_error)
     app.register_error_handler(TimeoutError, backend_error)
-    app.wsgi_app = sparql.LookupFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = sparql.FastGetPath(app, app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

@@ -15,7 +15,7 @@ from autokg.config import PREFIXES
 from autokg.description import service_description_response
 from autokg.errors import AutokgError
 from autokg.executor import Job, Outcome, text_outcome
-from autokg.guards import RefusedQuery, check_query, is_single_pattern
+from autokg.guards import RefusedQuery, check_query
 from autokg.negotiation import chosen_types, types_for_accept
 
 bp = Blueprint("protocol", __name__)
@@ -161,13 +161,13 @@ def sparql() -> Response:
 StartResponse = Callable[[str, list[tuple[str, str]]], object]
 
 
-class LookupFastPath:
-    """WSGI middleware: a GET of /sparql whose only parameter is a single-pattern query is answered without Flask.
+class FastGetPath:
+    """WSGI middleware: a GET of /sparql whose only parameter is the query is answered without Flask.
 
-    Entity lookups are the most frequent requests and take tens of microseconds in the store, while Flask's
-    request machinery costs several times that. Such a query is SELECT or ASK over one triple pattern
-    (guards.is_single_pattern), so it holds no update keyword and no SERVICE, and the executor runs it in this
-    process. Everything else, errors and 406 included, goes through the Flask app, which answers it the same way.
+    That is how most clients ask (SPARQLWrapper, browsers following links, entity lookups), and Flask's request
+    machinery costs more than a lookup takes in the store. The query passes the same guards and runs through the
+    same executor as in the Flask app; anything else (other parameters, a refused query, nothing acceptable, POST)
+    goes through the Flask app, which answers it, errors included.
     """
 
     def __init__(self, app: Flask, wsgi_app: Callable[[dict, StartResponse], Iterable[bytes]]) -> None:
@@ -182,13 +182,17 @@ class LookupFastPath:
             pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True, errors="strict")
         except UnicodeDecodeError:
             return self.wsgi_app(environ, start_response)
-        result_type = types_for_accept(environ.get("HTTP_ACCEPT"))[0]
-        if len(pairs) != 1 or pairs[0][0] != "query" or result_type is None or not is_single_pattern(pairs[0][1]):
+        result_type, graph_type = types_for_accept(environ.get("HTTP_ACCEPT"))
+        if len(pairs) != 1 or pairs[0][0] != "query" or not pairs[0][1].strip() or (result_type, graph_type) == (None, None):
             return self.wsgi_app(environ, start_response)
         query = pairs[0][1]
         config = self.app.config
+        try:
+            check_query(query, config["SERVICE_ALLOW_LIST"])
+        except RefusedQuery:
+            return self.wsgi_app(environ, start_response)  # refused there too, with the reason
         timeout = float(config["TIMEOUT"])
-        outcome = self.app.extensions["autokg"].executor.run(capped_job(config, query, result_type, None, timeout), timeout)
+        outcome = self.app.extensions["autokg"].executor.run(capped_job(config, query, result_type, graph_type, timeout), timeout)
         headers = [("Content-Type", outcome.content_type), ("Content-Length", str(len(outcome.body))), *CORS_HEADERS]
         if outcome.status == 200:
             headers.append(("Vary", "Accept"))
