@@ -86,7 +86,7 @@ def test_a_worker_over_its_memory_limit_finishes(monkeypatch, limit, fraction, a
     monkeypatch.setattr(executor_module, "PRIVATE_LIMIT", limit)
     monkeypatch.setattr(executor_module, "SHARED_FRACTION", fraction)
     worker = FakeWorker()
-    serving.note_baseline(None, worker)
+    serving.start_memory_budget(None, worker)
     for _ in range(2 * executor_module.CHECK_EVERY - 1):
         serving.retire_when_heavy(worker, None, None, None)
     assert worker.alive, "checked before the baseline was taken, or between checks"
@@ -95,10 +95,18 @@ def test_a_worker_over_its_memory_limit_finishes(monkeypatch, limit, fraction, a
     assert worker.alive is alive
 
 
-def test_the_budget_grows_with_the_shared_store(monkeypatch):
-    monkeypatch.setattr(executor_module, "SHARED_FRACTION", 0.5)
-    private, shared = executor_module.memory_bytes()
+MIB = 1 << 20
+
+
+@pytest.mark.parametrize("private_now, exceeded", [(50 * MIB, False), (60 * MIB, False), (61 * MIB, True)])
+def test_the_budget_is_half_the_shared_memory(monkeypatch, private_now, exceeded):
+    readings = iter([(10 * MIB, 100 * MIB), (private_now, 100 * MIB)])
+    monkeypatch.setattr(executor_module, "memory_bytes", lambda: next(readings))
     budget = executor_module.MemoryBudget.from_now()
-    # the shared size is read again inside from_now, so allow for a page table's worth of drift
-    assert abs(budget.limit - max(executor_module.PRIVATE_LIMIT, shared // 2)) < 1 << 20
-    assert not budget.exceeded()
+    assert (budget.baseline, budget.limit) == (10 * MIB, 50 * MIB)
+    assert budget.exceeded() is exceeded
+
+
+def test_the_budget_is_at_least_the_private_limit(monkeypatch):
+    monkeypatch.setattr(executor_module, "memory_bytes", lambda: (10 * MIB, 8 * MIB))
+    assert executor_module.MemoryBudget.from_now().limit == executor_module.PRIVATE_LIMIT

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from autokg.errors import AutokgError
 
@@ -31,14 +32,14 @@ class RefusedQuery(AutokgError):
         self.status = status
 
 
-def tokens(text: str) -> list[tuple[str, str]]:
-    """(kind, text) tokens of a SPARQL string, without comments."""
-    found = []
-    for match in TOKEN.finditer(text):
-        kind = match.lastgroup or "other"
-        if kind != "comment":
-            found.append((kind, match.group()))
-    return found
+@lru_cache(maxsize=4)
+def tokens(text: str) -> tuple[tuple[str, str], ...]:
+    """(kind, text) tokens of a SPARQL string, without comments.
+
+    Remembered for the last few texts: a request's query is read by check_query, then by is_single_pattern
+    (and query_form for a backend store) in the same process.
+    """
+    return tuple((match.lastgroup or "other", match.group()) for match in TOKEN.finditer(text) if match.lastgroup != "comment")
 
 
 def query_form(text: str) -> str:
@@ -153,7 +154,7 @@ def is_single_pattern(text: str) -> bool:
     return position == len(items)
 
 
-def check_service(rest: list[tuple[str, str]], prefixes: dict[str, str], allowed: tuple[str, ...]) -> None:
+def check_service(rest: tuple[tuple[str, str], ...], prefixes: dict[str, str], allowed: tuple[str, ...]) -> None:
     """Check the endpoint named after a SERVICE keyword."""
     if rest and rest[0][0] == "word" and rest[0][1].upper() == "SILENT":
         rest = rest[1:]

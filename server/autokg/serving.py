@@ -38,7 +38,7 @@ class AutokgServer(BaseApplication):
         self.cfg.set("limit_request_line", 8190)
         self.cfg.set("proc_name", "autokg")
         self.cfg.set("worker_exit", release_store)
-        self.cfg.set("post_fork", note_baseline)
+        self.cfg.set("post_fork", start_memory_budget)
         self.cfg.set("post_request", retire_when_heavy)
 
     def load(self):  # type: ignore[no-untyped-def]
@@ -51,7 +51,7 @@ class AutokgServer(BaseApplication):
         return self._app
 
 
-def note_baseline(server: object, worker: object) -> None:
+def start_memory_budget(server: object, worker: object) -> None:
     """Start counting a freshly forked worker's requests; its memory budget starts once it is warm."""
     worker.autokg_served = 0  # type: ignore[attr-defined]
     worker.autokg_budget = None  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Flask, Response, current_app, g, request
@@ -111,21 +111,19 @@ def requested_timeout(pairs: list[tuple[str, str]]) -> float:
     return min(asked, limit)
 
 
-def capped_job(config: Mapping[str, object], query: str, result_type: str | None, graph_type: str | None,
-               timeout: float, default_graphs: tuple[str, ...] = (), named_graphs: tuple[str, ...] = ()) -> Job:
-    """A job for the query under the configured row and byte caps."""
-    return Job(query=query, result_type=result_type, graph_type=graph_type, default_graphs=default_graphs,
-               named_graphs=named_graphs, max_rows=int(config["MAX_ROWS"]), max_bytes=int(config["MAX_RESULT_BYTES"]),  # type: ignore[call-overload]
-               prefixes=PREFIXES, timeout=timeout)
-
-
 def run_checked(query: str, result_type: str | None, graph_type: str | None, timeout: float,
-                default_graphs: tuple[str, ...] = (), named_graphs: tuple[str, ...] = ()) -> Outcome:
-    """Run a query in the query child under the guards and the configured caps; raises RefusedQuery."""
-    config = current_app.config
+                default_graphs: tuple[str, ...] = (), named_graphs: tuple[str, ...] = (), app: Flask | None = None) -> Outcome:
+    """Run a query through the executor under the guards and the configured caps; raises RefusedQuery.
+
+    `app` defaults to the current app; the WSGI middleware, which runs outside Flask's app context, passes it.
+    """
+    app = app or current_app
+    config = app.config
     check_query(query, config["SERVICE_ALLOW_LIST"])
-    job = capped_job(config, query, result_type, graph_type, timeout, default_graphs, named_graphs)
-    return current_app.extensions["autokg"].executor.run(job, timeout)
+    job = Job(query=query, result_type=result_type, graph_type=graph_type, default_graphs=default_graphs,
+              named_graphs=named_graphs, max_rows=int(config["MAX_ROWS"]), max_bytes=int(config["MAX_RESULT_BYTES"]),
+              prefixes=PREFIXES, timeout=timeout)
+    return app.extensions["autokg"].executor.run(job, timeout)
 
 
 def query_hash(query: str) -> str:
@@ -186,13 +184,10 @@ class FastGetPath:
         if len(pairs) != 1 or pairs[0][0] != "query" or not pairs[0][1].strip() or (result_type, graph_type) == (None, None):
             return self.wsgi_app(environ, start_response)
         query = pairs[0][1]
-        config = self.app.config
         try:
-            check_query(query, config["SERVICE_ALLOW_LIST"])
+            outcome = run_checked(query, result_type, graph_type, float(self.app.config["TIMEOUT"]), app=self.app)
         except RefusedQuery:
             return self.wsgi_app(environ, start_response)  # refused there too, with the reason
-        timeout = float(config["TIMEOUT"])
-        outcome = self.app.extensions["autokg"].executor.run(capped_job(config, query, result_type, graph_type, timeout), timeout)
         headers = [("Content-Type", outcome.content_type), ("Content-Length", str(len(outcome.body))), *CORS_HEADERS]
         if outcome.status == 200:
             headers.append(("Vary", "Accept"))
