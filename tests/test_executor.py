@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pyoxigraph as ox
 import pytest
 
@@ -31,11 +33,17 @@ def run_twice(store: ox.Store) -> tuple[int | None, int | None]:
         runner.stop()
 
 
+def growing_memory():
+    """Readings of memory_bytes that share nothing and hold one byte more each time."""
+    readings = itertools.count()
+    return lambda: (next(readings), 0)
+
+
 def test_a_child_over_its_memory_limit_retires(store, monkeypatch):
     monkeypatch.setattr(executor_module, "CHECK_AFTER_SECONDS", 0.0)
-    # a negative budget: every check finds it exceeded
-    monkeypatch.setattr(executor_module, "PRIVATE_LIMIT", -(1 << 40))
-    monkeypatch.setattr(executor_module, "SHARED_FRACTION", -1.0)
+    # nothing shared and a byte more of its own at each reading: every check finds the 0-byte budget exceeded
+    monkeypatch.setattr(executor_module, "PRIVATE_LIMIT", 0)
+    monkeypatch.setattr(executor_module, "memory_bytes", growing_memory())
     assert run_twice(store) == (None, None)
 
 
@@ -79,12 +87,12 @@ class FakeWorker:
     alive = True
 
 
-@pytest.mark.parametrize("limit, fraction, alive", [(-(1 << 40), -1.0, False), (1 << 40, 0.0, True)])
-def test_a_worker_over_its_memory_limit_finishes(monkeypatch, limit, fraction, alive):
+@pytest.mark.parametrize("limit, alive", [(0, False), (1 << 40, True)])
+def test_a_worker_over_its_memory_limit_finishes(monkeypatch, limit, alive):
     from autokg import serving
 
     monkeypatch.setattr(executor_module, "PRIVATE_LIMIT", limit)
-    monkeypatch.setattr(executor_module, "SHARED_FRACTION", fraction)
+    monkeypatch.setattr(executor_module, "memory_bytes", growing_memory())
     worker = FakeWorker()
     serving.start_memory_budget(None, worker)
     for _ in range(2 * executor_module.CHECK_EVERY - 1):
@@ -98,12 +106,12 @@ def test_a_worker_over_its_memory_limit_finishes(monkeypatch, limit, fraction, a
 MIB = 1 << 20
 
 
-@pytest.mark.parametrize("private_now, exceeded", [(50 * MIB, False), (60 * MIB, False), (61 * MIB, True)])
-def test_the_budget_is_half_the_shared_memory(monkeypatch, private_now, exceeded):
+@pytest.mark.parametrize("private_now, exceeded", [(50 * MIB, False), (110 * MIB, False), (111 * MIB, True)])
+def test_the_budget_is_the_shared_memory(monkeypatch, private_now, exceeded):
     readings = iter([(10 * MIB, 100 * MIB), (private_now, 100 * MIB)])
     monkeypatch.setattr(executor_module, "memory_bytes", lambda: next(readings))
     budget = executor_module.MemoryBudget.from_now()
-    assert (budget.baseline, budget.limit) == (10 * MIB, 50 * MIB)
+    assert (budget.baseline, budget.limit) == (10 * MIB, 100 * MIB)
     assert budget.exceeded() is exceeded
 
 
