@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pyoxigraph as ox
 import pytest
@@ -83,24 +86,56 @@ def test_the_caps_bound_a_single_pattern_in_process(store, max_rows, timeout, in
     runner.stop()
 
 
-class FakeWorker:
-    alive = True
-
-
-@pytest.mark.parametrize("limit, alive", [(0, False), (1 << 40, True)])
-def test_a_worker_over_its_memory_limit_finishes(monkeypatch, limit, alive):
+def test_the_server_keeps_the_settings_and_a_worker_rss_ceiling(tmp_path):
     from autokg import serving
 
-    monkeypatch.setattr(executor_module, "PRIVATE_LIMIT", limit)
-    monkeypatch.setattr(executor_module, "memory_bytes", growing_memory())
-    worker = FakeWorker()
-    serving.start_memory_budget(None, worker)
-    for _ in range(2 * executor_module.CHECK_EVERY - 1):
-        serving.retire_when_heavy(worker, None, None, None)
-    assert worker.alive, "checked before the baseline was taken, or between checks"
-    assert worker.autokg_budget is not None
-    serving.retire_when_heavy(worker, None, None, None)
-    assert worker.alive is alive
+    dataset = tmp_path / "tiny.nq"
+    dataset.write_text("<https://example.org/a> <https://example.org/b> <https://example.org/c> .\n")
+    server, app = serving.build_server({"DATASET": str(dataset), "WORKERS": 3, "THREADS": 5, "PORT": 0, "LOG_LEVEL": "warning"})
+    assert app.extensions["autokg"].triples == 1
+    assert (server.workers, server.blocking_threads, server.respawn_failed_workers) == (3, 5, True)
+    private, shared = executor_module.memory_bytes()
+    assert server.workers_rss >= 2 * (private + shared) * 0.9, "a worker would be replaced before it grew"
+
+
+SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+
+
+def test_the_gate_lets_another_thread_in_while_one_waits_for_a_slow_query(store):
+    runner = Executor(store)
+    slow_started = threading.Event()
+
+    def slow() -> int:
+        with runner.gate.held():
+            slow_started.set()
+            return runner.run(Job(SLOW, "text/csv", None), 3).status
+
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(slow)
+            assert slow_started.wait(10)
+            time.sleep(0.2)  # the slow job is in its child now
+            started = time.perf_counter()
+            with runner.gate.held():
+                assert runner.run(Job(SCAN, "text/csv", None), 3).status == 200
+            assert time.perf_counter() - started < 2, "the second query waited for the first"
+            assert not pending.done()
+            assert pending.result() == 503
+        assert len(runner.idle) == 1, "the children of both jobs were kept, or none"
+    finally:
+        runner.stop()
+
+
+def test_opening_a_gate_that_is_not_held_changes_nothing():
+    gate = executor_module.Gate()
+    with gate.opened():
+        assert not gate.lock.locked()
+    with gate.held():
+        with gate.opened():
+            assert gate.lock.acquire(blocking=False)
+            gate.lock.release()
+        assert gate.lock.locked()
+    assert not gate.lock.locked()
 
 
 MIB = 1 << 20

@@ -1,4 +1,4 @@
-"""The endpoint as clients meet it: a live gunicorn server on 127.0.0.1, real client libraries, hostile queries."""
+"""The endpoint as clients meet it: a live server (granian) on 127.0.0.1, real client libraries, hostile queries."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
@@ -13,6 +13,7 @@ from autokg.access import CORS_HEADERS, log_request
 from autokg.config import SERVER_DEFAULTS, allow_list, environment_settings, project_files
 from autokg.backend import BackendError
 from autokg.dataset import backend_dataset, load_served_dataset
+from autokg.executor import Gate
 
 def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     """Build the app: defaults, then instance/autokg.cfg, then AUTOKG_* variables, then `test_config`."""
@@ -40,8 +41,26 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(BackendError, backend_error)
     app.register_error_handler(TimeoutError, backend_error)
-    app.wsgi_app = sparql.FastGetPath(app, app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = GatedRequests(sparql.FastGetPath(app, app.wsgi_app), app.extensions["autokg"].executor.gate)  # type: ignore[method-assign]
     return app
+
+
+class GatedRequests:
+    """WSGI middleware: each request, its body included, runs inside the executor's gate (see executor.Gate)."""
+
+    def __init__(self, wsgi_app: Callable[[dict, Callable[..., object]], Iterable[bytes]], gate: Gate) -> None:
+        self.wsgi_app = wsgi_app
+        self.gate = gate
+
+    def __call__(self, environ: dict, start_response: Callable[..., object]) -> list[bytes]:
+        with self.gate.held():
+            body = self.wsgi_app(environ, start_response)
+            try:
+                return [b"".join(body)]
+            finally:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
 
 
 def start_timer() -> Response | None:

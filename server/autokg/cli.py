@@ -59,10 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--timeout", type=float, default=60.0, help="seconds for a remote endpoint to answer (default 60)")
     query.set_defaults(run=run_query)
 
-    serve = commands.add_parser("serve", help="run the SPARQL endpoint behind gunicorn")
+    serve = commands.add_parser("serve", help="run the SPARQL endpoint behind granian")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1; $AUTOKG_HOST)")
     serve.add_argument("--port", type=int, help="port (default 7878; $AUTOKG_PORT)")
     serve.add_argument("--workers", type=int, help="worker processes (default: number of CPUs; $AUTOKG_WORKERS)")
+    serve.add_argument("--threads", type=int, help="request threads per worker (default 4; $AUTOKG_THREADS)")
     serve.add_argument("--timeout", type=float, help="query timeout in seconds (default 30; $AUTOKG_TIMEOUT)")
     serve.add_argument("--max-rows", type=int, help="row cap of an answer (default 100000; $AUTOKG_MAX_ROWS)")
     serve.add_argument("--max-result-bytes", type=int, help="size cap of an answer in bytes ($AUTOKG_MAX_RESULT_BYTES)")
@@ -255,9 +256,9 @@ def run_links(args: argparse.Namespace) -> int:
 
 def run_serve(args: argparse.Namespace) -> int:
     """`autokg serve`: flags override environment variables, which override the defaults."""
-    from autokg.serving import serve  # gunicorn is loaded only by the command that needs it
+    from autokg.serving import serve  # granian is loaded only by the command that needs it
 
-    names = ("host", "port", "workers", "timeout", "max_rows", "max_result_bytes", "max_content_length", "service_allow_list", "store", "dataset",
+    names = ("host", "port", "workers", "threads", "timeout", "max_rows", "max_result_bytes", "max_content_length", "service_allow_list", "store", "dataset",
              "public_base", "backend", "backend_graphs")
     settings = {name.upper(): getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.root:
