@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -101,8 +102,9 @@ def test_the_server_keeps_the_settings_and_a_worker_rss_ceiling(tmp_path):
 SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
 
 
-def test_the_gate_lets_another_thread_in_while_one_waits_for_a_slow_query(store):
-    runner = Executor(store)
+@contextlib.contextmanager
+def slow_query_running(runner: Executor):
+    """A thread that runs a query past its 3 s timeout through the runner's gate; yields its future status."""
     slow_started = threading.Event()
 
     def slow() -> int:
@@ -115,15 +117,33 @@ def test_the_gate_lets_another_thread_in_while_one_waits_for_a_slow_query(store)
             pending = pool.submit(slow)
             assert slow_started.wait(10)
             time.sleep(0.2)  # the slow job is in its child now
-            started = time.perf_counter()
-            with runner.gate.held():
-                assert runner.run(Job(SCAN, "text/csv", None), 3).status == 200
-            assert time.perf_counter() - started < 2, "the second query waited for the first"
-            assert not pending.done()
-            assert pending.result() == 503
-        assert len(runner.idle) == 1, "the children of both jobs were kept, or none"
+            yield pending
     finally:
         runner.stop()
+
+
+def test_the_gate_lets_another_thread_in_while_one_waits_for_a_slow_query(store):
+    runner = Executor(store)
+    with slow_query_running(runner) as pending:
+        started = time.perf_counter()
+        with runner.gate.held():
+            assert runner.run(Job(SCAN, "text/csv", None), 3).status == 200
+        assert time.perf_counter() - started < 2, "the second query waited for the first"
+        assert not pending.done()
+        assert pending.result() == 503
+        assert len(runner.idle) == 1, "the children of both jobs were kept, or none"
+
+
+def test_a_query_waits_for_a_free_child_no_longer_than_its_timeout(store, monkeypatch):
+    monkeypatch.setattr(executor_module, "MAX_CHILDREN", 1)
+    runner = Executor(store)
+    with slow_query_running(runner) as pending:
+        started = time.perf_counter()
+        with runner.gate.held():
+            outcome = runner.run(Job(SCAN, "text/csv", None), 0.5)
+        assert outcome.status == 503 and b"busy" in outcome.body
+        assert 0.4 < time.perf_counter() - started < 2
+        assert pending.result() == 503
 
 
 def test_opening_a_gate_that_is_not_held_changes_nothing():

@@ -309,6 +309,9 @@ class Gate:
             self.local.held = True
 
 
+#: query children a serving process runs at once; more queries wait for one. Each child may copy the store
+#: pages it reads (see PRIVATE_LIMIT), so this bounds the memory; two let a long query run beside another.
+MAX_CHILDREN = 2
 #: this process's ends of the sockets to its query children
 PARENT_ENDS: set[Connection] = set()
 
@@ -362,6 +365,7 @@ class Executor:
         self.gate = gate or Gate()
         self.idle: list[Child] = []
         self.owner = os.getpid()
+        self.slots = threading.BoundedSemaphore(MAX_CHILDREN)
 
     @property
     def pid(self) -> int | None:
@@ -396,11 +400,22 @@ class Executor:
         """Run a job; past `timeout` seconds its child is killed and a 503 comes back."""
         if self.runs_in_process(job, timeout):
             return run_job(self.store, job)
+        deadline = time.monotonic() + timeout
+        with self.gate.opened():
+            if not self.slots.acquire(timeout=timeout):
+                return text_outcome(503, f"{MAX_CHILDREN} longer queries kept this server busy for {timeout:g} s: try again later")
+        try:
+            return self.run_in_child(job, timeout, deadline)
+        finally:
+            self.slots.release()
+
+    def run_in_child(self, job: Job, timeout: float, deadline: float) -> Outcome:
+        """Run a job in a child of this process, killing it at `deadline` (time.monotonic)."""
         child = self.take_child()
         try:
             child.connection.send_bytes(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
             with self.gate.opened():
-                ready = child.connection.poll(timeout)
+                ready = child.connection.poll(max(deadline - time.monotonic(), 0))
             if ready:
                 outcome, retiring = pickle.loads(child.connection.recv_bytes())
                 if retiring:
