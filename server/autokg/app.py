@@ -15,6 +15,7 @@ from autokg.backend import BackendError
 from autokg.dataset import backend_dataset, load_served_dataset
 from autokg.executor import Gate
 
+
 def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     """Build the app: defaults, then instance/autokg.cfg, then AUTOKG_* variables, then `test_config`."""
     app = Flask(__name__, instance_relative_config=True)

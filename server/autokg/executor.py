@@ -179,8 +179,7 @@ def run_job(store: Queryable, job: Job) -> Outcome:
         return text_outcome(400, f"The query could not be evaluated: {error}")
 
 
-#: a child (or a serving process, see serving.py) that has made more memory its own than its budget retires
-#: after its answer, and a fresh fork shares everything again. Reading pyoxigraph's in-memory store writes to
+#: a query child that has made more memory its own than its budget retires after its answer, and a fresh fork shares everything again. Reading pyoxigraph's in-memory store writes to
 #: the pages it walks (a lock per quad), so copy-on-write makes them the reader's own, and a fresh child must
 #: copy them again: at 1M triples source-documents took 520 ms in a fresh child and 240 ms in a warm one. So
 #: the budget is what the process shared with its parent when it started (copying all of it is the most that
@@ -367,29 +366,30 @@ class Executor:
         self.owner = os.getpid()
         self.slots = threading.BoundedSemaphore(MAX_CHILDREN)
 
-    @property
-    def pid(self) -> int | None:
-        """The process id of the idle child that the next job will use, if there is one."""
-        return self.idle[-1].pid if self.idle and self.owner == os.getpid() else None
+    def own_idle(self) -> list[Child]:
+        """The idle children of this process (after a fork, the ones inherited belong to the parent: none)."""
+        if self.owner != os.getpid():
+            self.idle, self.owner = [], os.getpid()
+        return self.idle
 
     def take_child(self) -> Child:
         """An idle child of this process, or a freshly forked one."""
-        if self.owner != os.getpid():  # forked: the idle children belong to the parent
-            self.idle, self.owner = [], os.getpid()
-        return self.idle.pop() if self.idle else Child.fork(self.store)
+        idle = self.own_idle()
+        return idle.pop() if idle else Child.fork(self.store)
 
     def give_back(self, child: Child) -> None:
         """Keep a child that finished its job for the next one, or stop it when one is already idle."""
-        if self.idle or self.owner != os.getpid():
+        idle = self.own_idle()
+        if idle:
             child.stop()
         else:
-            self.idle.append(child)
+            idle.append(child)
 
     def stop(self) -> None:
         """Stop the idle children (a child still running a job is stopped by the thread that waits for it)."""
-        if self.owner == os.getpid():
-            while self.idle:
-                self.idle.pop().stop()
+        idle = self.own_idle()
+        while idle:
+            idle.pop().stop()
 
     def runs_in_process(self, job: Job, timeout: float) -> bool:
         """Whether a job is bounded by the caps alone, so that it can skip the round trip to the child."""
