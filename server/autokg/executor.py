@@ -101,21 +101,24 @@ class CappedBuffer:
         self.size = 0
         self.rows = 0
         self.markers = self.ROW_MARKERS.get(fmt, ())
+        # a marker can straddle two writes, so the next count starts this far back, where no whole marker fits
+        # (the markers of a format are all of one length)
+        self.overlap = max(map(len, self.markers), default=1) - 1
         self.header_lines = 1 if fmt in (ox.QueryResultsFormat.CSV, ox.QueryResultsFormat.TSV) else 0
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self.tail = b""
 
     def write(self, data: bytes) -> int:
-        self.chunks.append(bytes(data))
+        data = bytes(data)
+        self.chunks.append(data)
         self.size += len(data)
         if self.size > self.max_bytes:
             raise CapExceeded(f"The answer is larger than this endpoint's limit of {self.max_bytes} bytes")
         if self.markers:
-            # markers can straddle two writes: look at the end of the previous chunk too
-            window = self.tail + bytes(data)
-            self.rows += sum(window.count(m) for m in self.markers) - sum(self.tail.count(m) for m in self.markers)
-            self.tail = window[-8:]
+            window = self.tail + data
+            self.rows += sum(map(window.count, self.markers))
+            self.tail = window[len(window) - self.overlap:] if self.overlap else b""
             if self.rows - self.header_lines > self.max_rows:
                 raise CapExceeded(f"The answer has more than this endpoint's limit of {self.max_rows} rows: add a LIMIT")
         return len(data)
@@ -283,15 +286,18 @@ class Gate:
         self.lock = threading.Lock()
         self.local = threading.local()
 
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        """Run the block as the only thread inside the gate."""
-        with self.lock:
-            self.local.held = True
-            try:
-                yield
-            finally:
-                self.local.held = False
+    def held(self) -> Gate:
+        """Run the `with` block as the only thread inside the gate (the gate is its own context manager, which
+        costs a lookup a microsecond less than a generator)."""
+        return self
+
+    def __enter__(self) -> None:
+        self.lock.acquire()
+        self.local.held = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.local.held = False
+        self.lock.release()
 
     @contextmanager
     def opened(self) -> Iterator[None]:

@@ -32,12 +32,11 @@ def worker_max_rss(private: int, shared: int) -> int:
 
 def build_server(settings: Mapping[str, object]) -> tuple[Server, Flask]:
     """The app, built in this process before the workers fork, and the granian server that will run it."""
-    logging.basicConfig(stream=sys.stderr, level=str(settings.get("LOG_LEVEL", "info")).upper(),
-                        format="%(asctime)s %(name)s %(message)s")
     app = create_app(settings)
+    config = app.config
+    logging.basicConfig(stream=sys.stderr, level=str(config["LOG_LEVEL"]).upper(), format="%(asctime)s %(name)s %(message)s")
     # objects made before the fork are never collected, so the GC does not dirty the shared pages
     gc.freeze()
-    config = app.config
     server = Server(
         "autokg.serving:app",  # not imported: serve() hands the app built here to the forked workers
         address=str(config["HOST"]),

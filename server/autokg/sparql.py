@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.http import HTTP_STATUS_CODES
 
-from autokg.access import CORS_HEADERS, log_request
+from autokg.access import CORS_HEADERS
 from autokg.config import PREFIXES
 from autokg.description import service_description_response
 from autokg.errors import AutokgError
@@ -192,5 +192,6 @@ class FastGetPath:
         if outcome.status == 200:
             headers.append(("Vary", "Accept"))
         start_response(f"{outcome.status} {HTTP_STATUS_CODES.get(outcome.status, 'Unknown')}", headers)
-        log_request("GET", "/sparql", outcome.status, (time.perf_counter() - started) * 1000, outcome.rows, query_hash(query))
+        self.app.extensions["autokg.access"].write("GET", "/sparql", outcome.status, (time.perf_counter() - started) * 1000,
+                                                   outcome.rows, query_hash(query))
         return [outcome.body]
