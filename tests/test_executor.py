@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -139,9 +140,8 @@ def test_the_gate_lets_another_thread_in_while_one_waits_for_a_slow_query(store)
         assert len(runner.idle) == 1, "the children of both jobs were kept, or none"
 
 
-def test_a_query_waits_for_a_free_child_no_longer_than_its_timeout(store, monkeypatch):
-    monkeypatch.setattr(executor_module, "MAX_CHILDREN", 1)
-    runner = Executor(store)
+def test_a_query_waits_for_a_free_slot_no_longer_than_its_timeout(store):
+    runner = Executor(store, slots=1)
     with slow_query_running(runner) as pending:
         started = time.perf_counter()
         with runner.gate.held():
@@ -149,6 +149,49 @@ def test_a_query_waits_for_a_free_child_no_longer_than_its_timeout(store, monkey
         assert outcome.status == 503 and b"busy" in outcome.body
         assert 0.4 < time.perf_counter() - started < 2
         assert pending.result() == 503
+
+
+def holding_a_slot_in_a_child(slots: executor_module.QuerySlots, release: bool) -> int:
+    """Fork a process that takes a slot and then ends (giving it back first, or not); its pid once it holds one."""
+    ready_read, ready_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        slot = slots.take(1)
+        os.write(ready_write, b"1" if slot is not None else b"0")
+        time.sleep(0.3)
+        if release and slot is not None:
+            slots.give_back(slot)
+        os._exit(0)
+    assert os.read(ready_read, 1) == b"1"
+    os.close(ready_read)
+    os.close(ready_write)
+    return pid
+
+
+@pytest.mark.parametrize("release", [True, False], ids=["given back", "process ended holding it"])
+def test_slots_are_shared_with_forked_workers_and_come_back(release):
+    slots = executor_module.QuerySlots(2)
+    mine = slots.take(0)
+    pid = holding_a_slot_in_a_child(slots, release)
+    assert slots.take(0.05) is None, "a third query got in while another process held the second slot"
+    started = time.monotonic()
+    theirs = slots.take(5)
+    assert theirs is not None and theirs != mine and time.monotonic() - started < 2
+    os.waitpid(pid, 0)
+    slots.give_back(theirs)
+    slots.give_back(mine)
+
+
+def test_a_slot_freed_in_this_process_goes_to_a_waiting_thread_at_once():
+    slots = executor_module.QuerySlots(1)
+    mine = slots.take(0)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        waiting = pool.submit(slots.take, 5)
+        time.sleep(0.1)
+        assert not waiting.done(), "two threads of one process held the one slot"
+        freed = time.monotonic()
+        slots.give_back(mine)
+        assert waiting.result() == mine and time.monotonic() - freed < 0.05
 
 
 def test_opening_a_gate_that_is_not_held_changes_nothing():

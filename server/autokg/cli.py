@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default 7878; $AUTOKG_PORT)")
     serve.add_argument("--workers", type=int, help="worker processes (default: number of CPUs; $AUTOKG_WORKERS)")
     serve.add_argument("--threads", type=int, help="request threads per worker (default 4; $AUTOKG_THREADS)")
+    serve.add_argument("--query-slots", type=int, help="queries evaluated at once by the whole server; more wait (default: the CPU count, at least 2; $AUTOKG_QUERY_SLOTS)")
     serve.add_argument("--timeout", type=float, help="query timeout in seconds (default 30; $AUTOKG_TIMEOUT)")
     serve.add_argument("--max-rows", type=int, help="row cap of an answer (default 100000; $AUTOKG_MAX_ROWS)")
     serve.add_argument("--max-result-bytes", type=int, help="size cap of an answer in bytes ($AUTOKG_MAX_RESULT_BYTES)")
@@ -258,7 +259,7 @@ def run_serve(args: argparse.Namespace) -> int:
     """`autokg serve`: flags override environment variables, which override the defaults."""
     from autokg.serving import serve  # granian is loaded only by the command that needs it
 
-    names = ("host", "port", "workers", "threads", "timeout", "max_rows", "max_result_bytes", "max_content_length", "service_allow_list", "store", "dataset",
+    names = ("host", "port", "workers", "threads", "query_slots", "timeout", "max_rows", "max_result_bytes", "max_content_length", "service_allow_list", "store", "dataset",
              "public_base", "backend", "backend_graphs")
     settings = {name.upper(): getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.root:

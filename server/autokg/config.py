@@ -95,6 +95,8 @@ SERVER_DEFAULTS: dict[str, object] = {
     "WORKERS": max(2, os.cpu_count() or 2),
     # threads per worker that answer requests, one at a time (a thread waiting for a long query lets another in)
     "THREADS": 4,
+    # queries evaluated at once by the whole server (each in a child process); more wait, within their timeout
+    "QUERY_SLOTS": max(2, os.cpu_count() or 2),
     "TIMEOUT": 30.0,
     "MAX_ROWS": 100_000,
     "MAX_RESULT_BYTES": 64 * 1024 * 1024,
@@ -122,7 +124,7 @@ def coerce_setting(name: str, value: object) -> object:
             value = type(default)(value)
         except ValueError:
             raise ValueError(f"setting {name}: '{value}' is not a {type(default).__name__}") from None
-    if name in ("PORT", "WORKERS", "THREADS", "MAX_ROWS", "MAX_RESULT_BYTES", "MAX_CONTENT_LENGTH") and int(value) < (0 if name == "PORT" else 1):
+    if name in ("PORT", "WORKERS", "THREADS", "QUERY_SLOTS", "MAX_ROWS", "MAX_RESULT_BYTES", "MAX_CONTENT_LENGTH") and int(value) < (0 if name == "PORT" else 1):
         raise ValueError(f"setting {name}: {value} is too small")
     if name == "TIMEOUT" and float(value) <= 0:
         raise ValueError(f"setting {name}: give a positive number of seconds")

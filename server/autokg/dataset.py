@@ -11,7 +11,7 @@ from autokg import __version__
 from autokg.backend import PART_IRIS, BackendError, RemoteStore, connect_backend, graph_counts
 from autokg.build import build
 from autokg.config import ProjectFiles
-from autokg.executor import Executor
+from autokg.executor import DEFAULT_SLOTS, Executor
 from autokg.store import PART_GRAPHS, ProcessLocalStore, current_store, inputs_digest
 
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
@@ -34,17 +34,18 @@ class ServedDataset:
         return {part: node.value for part, node in PART_GRAPHS.items()}
 
 
-def load_served_dataset(files: ProjectFiles, mode: str = "memory", nquads: str = "") -> ServedDataset:
+def load_served_dataset(files: ProjectFiles, mode: str = "memory", nquads: str = "", slots: int = DEFAULT_SLOTS) -> ServedDataset:
     """Load the built dataset (building it first if the inputs changed), or the N-Quads file `nquads`.
 
     "memory" loads the N-Quads into an in-memory store: forked workers share its pages, and scans are
-    several times faster than on disk. "disk" opens the persisted store read-only.
+    several times faster than on disk. "disk" opens the persisted store read-only. At most `slots` queries
+    are evaluated at once.
     """
     if nquads:
         store = ox.Store()
         store.bulk_load(path=nquads, format=ox.RdfFormat.N_QUADS)
         count = len(store)
-        return ServedDataset(store=store, executor=Executor(store), triples=count, version=f"{__version__}+file", mode="memory")
+        return ServedDataset(store=store, executor=Executor(store, slots), triples=count, version=f"{__version__}+file", mode="memory")
     if current_store(files) is None:
         build(files)
     if mode == "memory":
@@ -56,10 +57,11 @@ def load_served_dataset(files: ProjectFiles, mode: str = "memory", nquads: str =
         count = next(iter(store.query(COUNT)))["n"].value
         store.close()  # no handle may cross the fork to the workers
     version = f"{__version__}+{inputs_digest(files)[:12]}"
-    return ServedDataset(store=store, executor=Executor(store), triples=int(count), version=version, mode=mode)
+    return ServedDataset(store=store, executor=Executor(store, slots), triples=int(count), version=version, mode=mode)
 
 
-def backend_dataset(endpoint: str, timeout: float, max_bytes: int, extra_graphs: tuple[str, ...] = ()) -> ServedDataset:
+def backend_dataset(endpoint: str, timeout: float, max_bytes: int, extra_graphs: tuple[str, ...] = (),
+                    slots: int = DEFAULT_SLOTS) -> ServedDataset:
     """The dataset held by a remote SPARQL endpoint; raises BackendError when it is down or holds no part graph.
 
     `extra_graphs` join the part graphs in the default graph and in the named graphs.
@@ -69,4 +71,4 @@ def backend_dataset(endpoint: str, timeout: float, max_bytes: int, extra_graphs:
     if not any(counts[graph] for graph in PART_IRIS):
         raise BackendError(f"The backend store {endpoint} holds none of autokg's graphs ({', '.join(PART_IRIS)}): "
                            "load them with `autokg push --to <its Graph Store URL>`")
-    return ServedDataset(store=store, executor=Executor(store), triples=sum(counts.values()), version=f"{__version__}+backend", mode="backend")
+    return ServedDataset(store=store, executor=Executor(store, slots), triples=sum(counts.values()), version=f"{__version__}+backend", mode="backend")

@@ -3,7 +3,8 @@
 Oxigraph evaluates a query inside Rust and has no timeout of its own; neither a thread nor a signal
 can interrupt that work. Each serving process therefore runs queries in forked children that share the
 store's memory (copy-on-write): one per query in flight, with one kept idle for the next. A query that
-overruns its time is ended by killing its child.
+overruns its time is ended by killing its child. How many queries evaluate at once, server-wide, is
+bounded by `QuerySlots`.
 
 A serving process answers requests in several threads (so that a long query holds up none of the others),
 but one at a time: a `Gate` lets one thread run a request, and a thread that waits for its child opens it.
@@ -13,12 +14,14 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import itertools
 import os
 import pickle
 import signal
 import socket
 import struct
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +32,7 @@ from multiprocessing.connection import Connection
 import pyoxigraph as ox
 
 from autokg.backend import RemoteStore
+from autokg.config import SERVER_DEFAULTS
 from autokg.errors import AutokgError
 from autokg.guards import is_single_pattern
 from autokg.querying import Queryable
@@ -314,9 +318,60 @@ class Gate:
             self.local.held = True
 
 
-#: query children a serving process runs at once; more queries wait for one. Each child may copy the store
-#: pages it reads (see PRIVATE_LIMIT), so this bounds the memory; two let a long query run beside another.
-MAX_CHILDREN = 2
+class QuerySlots:
+    """At most `count` queries evaluate at once, across this process and the workers forked from it; more wait.
+
+    Evaluation is what costs memory (a child's working memory, and the store pages its reads copy) and CPU, so
+    more queries at once than cores only add memory. A slot is a lock on one byte of a file the workers inherit:
+    the kernel drops a process's locks when it ends, so a worker that is killed while it holds a slot gives it
+    back. Such locks belong to a process, not a thread, so this process's own slots are tracked here as well.
+    """
+
+    #: how often a waiting query looks for a slot freed by another process (one freed here wakes it at once)
+    POLL_SECONDS = 0.005
+
+    def __init__(self, count: int) -> None:
+        if count < 1:
+            raise ValueError(f"QuerySlots: {count} slots; give at least 1")
+        self.count = count
+        self.file = tempfile.TemporaryFile()
+        self.freed = threading.Condition()
+        self.held: set[int] = set()
+        self.owner = os.getpid()
+
+    def take(self, timeout: float) -> int | None:
+        """The number of a slot now this process's, or None when none came free within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self.freed:
+            if self.owner != os.getpid():  # forked: the parent's locks are not this process's
+                self.held, self.owner = set(), os.getpid()
+            while True:
+                for slot in range(self.count):
+                    if slot not in self.held and self.try_lock(slot):
+                        self.held.add(slot)
+                        return slot
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.freed.wait(min(left, self.POLL_SECONDS))
+
+    def try_lock(self, slot: int) -> bool:
+        """Lock one slot's byte if no other process holds it."""
+        try:
+            fcntl.lockf(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, slot)
+        except OSError:
+            return False
+        return True
+
+    def give_back(self, slot: int) -> None:
+        """Free a slot taken by `take`."""
+        with self.freed:
+            fcntl.lockf(self.file, fcntl.LOCK_UN, 1, slot)
+            self.held.discard(slot)
+            self.freed.notify()
+
+
+DEFAULT_SLOTS = int(SERVER_DEFAULTS["QUERY_SLOTS"])
 #: this process's ends of the sockets to its query children
 PARENT_ENDS: set[Connection] = set()
 
@@ -359,18 +414,19 @@ class Child:
 
 
 class Executor:
-    """Runs jobs in query children of this process, forked on demand; one idle child is kept for the next job.
+    """Runs jobs in query children of this process, forked on demand, when one of the server's `slots` is free;
+    one idle child is kept for the next job.
 
     Safe for threads that take turns through its `gate` (see Gate); a job runs in a child of its own, so
     queries from several threads run side by side.
     """
 
-    def __init__(self, store: Queryable, gate: Gate | None = None) -> None:
+    def __init__(self, store: Queryable, slots: int = DEFAULT_SLOTS, gate: Gate | None = None) -> None:
         self.store = store
         self.gate = gate or Gate()
         self.idle: list[Child] = []
         self.owner = os.getpid()
-        self.slots = threading.BoundedSemaphore(MAX_CHILDREN)
+        self.slots = QuerySlots(slots)
 
     def own_idle(self) -> list[Child]:
         """The idle children of this process (after a fork, the ones inherited belong to the parent: none)."""
@@ -408,12 +464,13 @@ class Executor:
             return run_job(self.store, job)
         deadline = time.monotonic() + timeout
         with self.gate.opened():
-            if not self.slots.acquire(timeout=timeout):
-                return text_outcome(503, f"{MAX_CHILDREN} longer queries kept this server busy for {timeout:g} s: try again later")
+            slot = self.slots.take(timeout)
+        if slot is None:
+            return text_outcome(503, f"{self.slots.count} other queries kept this server busy for {timeout:g} s: try again later")
         try:
             return self.run_in_child(job, timeout, deadline)
         finally:
-            self.slots.release()
+            self.slots.give_back(slot)
 
     def run_in_child(self, job: Job, timeout: float, deadline: float) -> Outcome:
         """Run a job in a child of this process, killing it at `deadline` (time.monotonic)."""

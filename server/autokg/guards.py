@@ -91,6 +91,7 @@ def check_query(text: str, allowed_services: tuple[str, ...] = ()) -> None:
             check_service(items[index + 1:], prefixes, allowed_services)
 
 
+@lru_cache(maxsize=4)  # asked twice of each query, by check_query and by the executor
 def is_single_pattern(text: str) -> bool:
     """Whether a query is one triple pattern read in index order: SELECT (variables or *) or ASK, an optional
     LIMIT, and nothing else (no DISTINCT, FILTER, path, OFFSET, ORDER BY, GRAPH, FROM or second pattern).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.http import HTTP_STATUS_CODES
@@ -176,8 +176,12 @@ class FastGetPath:
         if environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") != "/sparql":
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
+        string = environ.get("QUERY_STRING", "")
         try:
-            pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True, errors="strict")
+            if string.startswith("query=") and "&" not in string:  # what nearly every client sends: 2 µs less
+                pairs = [("query", unquote_plus(string[6:], errors="strict"))]
+            else:
+                pairs = parse_qsl(string, keep_blank_values=True, errors="strict")
         except UnicodeDecodeError:
             return self.wsgi_app(environ, start_response)
         result_type, graph_type = types_for_accept(environ.get("HTTP_ACCEPT"))
