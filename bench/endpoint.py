@@ -143,7 +143,8 @@ def start_each(names: list[str], nquads: Path, workdir: Path, servers: list[Serv
         if name == "autokg":
             command = [sys.executable, "-m", "autokg.cli", "serve", "--dataset", str(nquads), "--port", str(port),
                        "--timeout", "60"]
-            servers.append(Server(name, command, f"http://127.0.0.1:{port}/sparql", env=dict(os.environ, AUTOKG_LOG_LEVEL="warning")))
+            # every guard on, the access log included (a line per request, to the server's log file here)
+            servers.append(Server(name, command, f"http://127.0.0.1:{port}/sparql", env=dict(os.environ, AUTOKG_LOG_LEVEL="info")))
         elif name == "oxigraph":
             location = workdir / "oxigraph-store"
             if not location.exists():
