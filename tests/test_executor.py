@@ -27,7 +27,8 @@ def store(files):
 
 def idle_pid(runner: Executor) -> int | None:
     """The pid of the child kept idle for the next job, or None."""
-    return runner.idle[-1].pid if runner.idle else None
+    idle = runner.idle.get()
+    return idle[-1].pid if idle else None
 
 
 def run_twice(store: ox.Store) -> tuple[int | None, int | None]:
@@ -137,7 +138,7 @@ def test_the_gate_lets_another_thread_in_while_one_waits_for_a_slow_query(store)
         assert time.perf_counter() - started < 2, "the second query waited for the first"
         assert not pending.done()
         assert pending.result() == 503
-        assert len(runner.idle) == 1, "the children of both jobs were kept, or none"
+        assert len(runner.idle.get()) == 1, "the children of both jobs were kept, or none"
 
 
 def test_a_query_waits_for_a_free_slot_no_longer_than_its_timeout(store):
@@ -184,6 +185,7 @@ def test_slots_are_shared_with_forked_workers_and_come_back(release):
 
 def test_a_slot_freed_in_this_process_goes_to_a_waiting_thread_at_once():
     slots = executor_module.QuerySlots(1)
+    slots.POLL_SECONDS = 10  # so that only the notice of the slot freed here can wake the waiting thread in time
     mine = slots.take(0)
     with ThreadPoolExecutor(max_workers=1) as pool:
         waiting = pool.submit(slots.take, 5)

@@ -32,11 +32,11 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     if app.config["BACKEND"]:
         # the backend's answer may be bigger than ours (JSON against CSV, say), so read up to 4 times the cap
         app.extensions["autokg"] = backend_dataset(str(app.config["BACKEND"]), float(app.config["TIMEOUT"]),
-                                                   4 * int(app.config["MAX_RESULT_BYTES"]), app.config["BACKEND_GRAPHS"],
-                                                   int(app.config["QUERY_SLOTS"]))
+                                                   4 * int(app.config["MAX_RESULT_BYTES"]), int(app.config["QUERY_SLOTS"]),
+                                                   app.config["BACKEND_GRAPHS"])
     else:
-        app.extensions["autokg"] = load_served_dataset(files, str(app.config["STORE"]), str(app.config["DATASET"]),
-                                                       int(app.config["QUERY_SLOTS"]))
+        app.extensions["autokg"] = load_served_dataset(files, int(app.config["QUERY_SLOTS"]), str(app.config["STORE"]),
+                                                       str(app.config["DATASET"]))
     app.register_blueprint(sparql.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)

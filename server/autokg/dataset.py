@@ -11,7 +11,7 @@ from autokg import __version__
 from autokg.backend import PART_IRIS, BackendError, RemoteStore, connect_backend, graph_counts
 from autokg.build import build
 from autokg.config import ProjectFiles
-from autokg.executor import DEFAULT_SLOTS, Executor
+from autokg.executor import Executor
 from autokg.store import PART_GRAPHS, ProcessLocalStore, current_store, inputs_digest
 
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
@@ -34,7 +34,7 @@ class ServedDataset:
         return {part: node.value for part, node in PART_GRAPHS.items()}
 
 
-def load_served_dataset(files: ProjectFiles, mode: str = "memory", nquads: str = "", slots: int = DEFAULT_SLOTS) -> ServedDataset:
+def load_served_dataset(files: ProjectFiles, slots: int, mode: str = "memory", nquads: str = "") -> ServedDataset:
     """Load the built dataset (building it first if the inputs changed), or the N-Quads file `nquads`.
 
     "memory" loads the N-Quads into an in-memory store: forked workers share its pages, and scans are
@@ -60,8 +60,8 @@ def load_served_dataset(files: ProjectFiles, mode: str = "memory", nquads: str =
     return ServedDataset(store=store, executor=Executor(store, slots), triples=int(count), version=version, mode=mode)
 
 
-def backend_dataset(endpoint: str, timeout: float, max_bytes: int, extra_graphs: tuple[str, ...] = (),
-                    slots: int = DEFAULT_SLOTS) -> ServedDataset:
+def backend_dataset(endpoint: str, timeout: float, max_bytes: int, slots: int,
+                    extra_graphs: tuple[str, ...] = ()) -> ServedDataset:
     """The dataset held by a remote SPARQL endpoint; raises BackendError when it is down or holds no part graph.
 
     `extra_graphs` join the part graphs in the default graph and in the named graphs.

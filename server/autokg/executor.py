@@ -20,7 +20,6 @@ import os
 import pickle
 import signal
 import socket
-import struct
 import tempfile
 import threading
 import time
@@ -36,6 +35,7 @@ from autokg.config import SERVER_DEFAULTS
 from autokg.errors import AutokgError
 from autokg.guards import is_single_pattern
 from autokg.querying import Queryable
+from autokg.store import PerProcess
 
 #: media type -> Oxigraph format, for SELECT/ASK results and for graph results
 RESULT_FORMATS = {
@@ -336,19 +336,17 @@ class QuerySlots:
         self.count = count
         self.file = tempfile.TemporaryFile()
         self.freed = threading.Condition()
-        self.held: set[int] = set()
-        self.owner = os.getpid()
+        self.held: PerProcess[set[int]] = PerProcess(set)  # a forked process holds none of its parent's locks
 
     def take(self, timeout: float) -> int | None:
         """The number of a slot now this process's, or None when none came free within `timeout` seconds."""
         deadline = time.monotonic() + timeout
         with self.freed:
-            if self.owner != os.getpid():  # forked: the parent's locks are not this process's
-                self.held, self.owner = set(), os.getpid()
+            held = self.held.get()
             while True:
                 for slot in range(self.count):
-                    if slot not in self.held and self.try_lock(slot):
-                        self.held.add(slot)
+                    if slot not in held and self.try_lock(slot):
+                        held.add(slot)
                         return slot
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -367,7 +365,7 @@ class QuerySlots:
         """Free a slot taken by `take`."""
         with self.freed:
             fcntl.lockf(self.file, fcntl.LOCK_UN, 1, slot)
-            self.held.discard(slot)
+            self.held.get().discard(slot)
             self.freed.notify()
 
 
@@ -424,24 +422,17 @@ class Executor:
     def __init__(self, store: Queryable, slots: int = DEFAULT_SLOTS, gate: Gate | None = None) -> None:
         self.store = store
         self.gate = gate or Gate()
-        self.idle: list[Child] = []
-        self.owner = os.getpid()
+        self.idle: PerProcess[list[Child]] = PerProcess(list)  # after a fork, the inherited ones are the parent's
         self.slots = QuerySlots(slots)
-
-    def own_idle(self) -> list[Child]:
-        """The idle children of this process (after a fork, the ones inherited belong to the parent: none)."""
-        if self.owner != os.getpid():
-            self.idle, self.owner = [], os.getpid()
-        return self.idle
 
     def take_child(self) -> Child:
         """An idle child of this process, or a freshly forked one."""
-        idle = self.own_idle()
+        idle = self.idle.get()
         return idle.pop() if idle else Child.fork(self.store)
 
     def give_back(self, child: Child) -> None:
         """Keep a child that finished its job for the next one, or stop it when one is already idle."""
-        idle = self.own_idle()
+        idle = self.idle.get()
         if idle:
             child.stop()
         else:
@@ -449,7 +440,7 @@ class Executor:
 
     def stop(self) -> None:
         """Stop the idle children (a child still running a job is stopped by the thread that waits for it)."""
-        idle = self.own_idle()
+        idle = self.idle.get()
         while idle:
             idle.pop().stop()
 

@@ -46,8 +46,8 @@ class RefusedQuery(AutokgError):
 def tokens(text: str) -> tuple[tuple[str, str], ...]:
     """(kind, text) tokens of a SPARQL string, without comments.
 
-    Remembered for the last few texts: a request's query is read by check_query, then by is_single_pattern
-    (and query_form for a backend store) in the same process.
+    Remembered for the last few texts: a request's query is read by check_query, then, for a backend store,
+    by query_form in the same process.
     """
     return tuple((match.lastgroup or "other", match.group()) for match in TOKEN.finditer(text) if match.lastgroup != "comment")
 

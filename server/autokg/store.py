@@ -6,7 +6,9 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import pyoxigraph as ox
 
@@ -17,6 +19,7 @@ from autokg.errors import AutokgError
 GRAPH_NS = "https://w3id.org/autokg/graph/"
 #: the named graph of each part of the dataset; the default graph is their union
 PART_GRAPHS = {part: ox.NamedNode(GRAPH_NS + part) for part in ("ontology", "data", "shortcuts")}
+T = TypeVar("T")
 
 
 def input_files(files: ProjectFiles) -> list[Path]:
@@ -97,6 +100,33 @@ def open_store(files: ProjectFiles) -> ox.Store:
     return ox.Store.read_only(str(path))
 
 
+class PerProcess(Generic[T]):
+    """A value that belongs to one process: a process forked since it was made gets a fresh one from `make`.
+
+    What a process holds (a store handle, its lock on a slot, its query children) is no use to a forked copy.
+
+    >>> children = PerProcess(list)
+    >>> children.get().append(4242)
+    >>> children.get()
+    [4242]
+    """
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self.make = make
+        self.pid = -1
+        self.value: T | None = None
+
+    def get(self) -> T:
+        """This process's value, made on its first use here; raises what `make` raises."""
+        if self.pid != os.getpid() or self.value is None:
+            self.value, self.pid = self.make(), os.getpid()
+        return self.value
+
+    def drop(self) -> None:
+        """Forget this process's value (the next use makes a new one)."""
+        self.value = None
+
+
 class ProcessLocalStore:
     """The built on-disk store, opened read-only once in each process that queries it.
 
@@ -106,18 +136,15 @@ class ProcessLocalStore:
 
     def __init__(self, files: ProjectFiles) -> None:
         self.files = files
-        self.pid = -1
-        self.store: ox.Store | None = None
+        self.handle = PerProcess(lambda: open_store(files))
 
     def current(self) -> ox.Store:
         """This process's handle, opened on first use; raises AutokgError as open_store does."""
-        if self.pid != os.getpid() or self.store is None:
-            self.store, self.pid = open_store(self.files), os.getpid()
-        return self.store
+        return self.handle.get()
 
     def close(self) -> None:
         """Drop this process's handle (the next use opens a new one)."""
-        self.store = None
+        self.handle.drop()
 
     def query(self, *args: object, **kwargs: object) -> object:
         """Store.query on this process's handle."""
