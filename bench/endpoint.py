@@ -8,8 +8,10 @@ It generates synthetic data (bench/gen.py), starts each server on 127.0.0.1, mea
 of every competency query and of entity lookups (sequential requests), then the throughput of a mix of
 competency queries and of a mix of lookups with 1, 4 and 16 concurrent clients (wrk, keep-alive), and the
 peak memory (PSS, so pages shared between forked workers count once) of each server's process tree, with
-the anchor of one Python process holding the same store in pyoxigraph's memory. Everything stays on
-127.0.0.1; every server process is stopped at the end.
+two anchors: one Python process holding the same store in pyoxigraph's memory, and one such process doing the
+same work (the queries one at a time, then the competency mix as many at a time as autokg's query slots), whose
+peak adds the queries' own working memory. Everything stays on 127.0.0.1; every server process is stopped at the
+end.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import random
 import re
+import select
 import signal
 import socket
 import statistics
@@ -38,9 +41,12 @@ sys.path.insert(0, str(HERE))
 import gen  # noqa: E402
 
 from autokg.catalog import load_catalog, with_parameters  # noqa: E402
+from autokg.config import SERVER_DEFAULTS  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 ACCEPT = "application/sparql-results+json"
+#: autokg's query timeout here, seconds
+AUTOKG_TIMEOUT = 60.0
 
 
 def free_port() -> int:
@@ -141,7 +147,7 @@ def start_each(names: list[str], nquads: Path, workdir: Path, servers: list[Serv
         port = free_port()
         if name == "autokg":
             command = [sys.executable, "-m", "autokg.cli", "serve", "--dataset", str(nquads), "--port", str(port),
-                       "--timeout", "60"]
+                       "--timeout", f"{AUTOKG_TIMEOUT:g}"]
             # every guard on, the access log included (a line per request, to the server's log file here)
             servers.append(Server(name, command, f"http://127.0.0.1:{port}/sparql", env=dict(os.environ, AUTOKG_LOG_LEVEL="info")))
         elif name == "oxigraph":
@@ -215,6 +221,60 @@ def anchor_memory_kib(nquads: Path) -> int:
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip())
+
+
+#: evaluates the queries sent on stdin, a JSON list per line, at once in a thread each, as a server evaluates
+#: concurrent requests: each answer serialized as JSON by Oxigraph; then "done" on stdout
+WORKLOAD_SCRIPT = """
+import json, sys, threading, pyoxigraph as ox
+store = ox.Store()
+store.bulk_load(path=sys.argv[1], format=ox.RdfFormat.N_QUADS)
+def answer(query):
+    store.query(query, use_default_graph_as_union=True).serialize(format=ox.QueryResultsFormat.JSON)
+print("loaded", flush=True)
+for line in sys.stdin:
+    threads = [threading.Thread(target=answer, args=(query,)) for query in json.loads(line)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print("done", flush=True)
+"""
+
+
+def peak_rss_kib(pid: int) -> int:
+    """The peak RSS (VmHWM) of a live process, in KiB."""
+    return int(re.search(r"^VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M).group(1))
+
+
+def workload_anchor_kib(nquads: Path, batches: list[list[str]], timeout: float) -> tuple[int, int]:
+    """Peak RSS of one Python process that holds the same store and evaluates each batch of queries at once, one
+    batch after the other, and how many batches it was stopped on.
+
+    A batch still running after `timeout` seconds ends the process, as a server's timeout ends its queries; a
+    fresh process takes the next batch.
+    """
+    peak, stopped, pending = 0, 0, list(batches)
+    while pending:
+        process = subprocess.Popen([sys.executable, "-c", WORKLOAD_SCRIPT, str(nquads)], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True)
+        try:
+            if process.stdout.readline().strip() != "loaded":
+                raise RuntimeError(f"the workload anchor could not load {nquads}")
+            while pending:
+                process.stdin.write(json.dumps(pending.pop(0)) + "\n")
+                process.stdin.flush()
+                ready, _, _ = select.select([process.stdout], [], [], timeout)
+                if not ready:
+                    stopped += 1
+                    break
+                if process.stdout.readline().strip() != "done":
+                    raise RuntimeError("the workload anchor failed on a query")
+            peak = max(peak, peak_rss_kib(process.pid))
+        finally:
+            process.kill()
+            process.wait()
+    return peak, stopped
 
 
 def ratio(rate: tuple[float, int] | None, other: tuple[float, int] | None) -> str:
@@ -307,6 +367,13 @@ def main() -> None:
         for server in servers:
             server.stop()
     anchor = anchor_memory_kib(nquads)
+    # the same work in one process: the latency runs one query at a time, the competency mix as many at a time
+    # as the server evaluates at once (its query slots), in the mix's order; stopped at autokg's timeout
+    slots = int(SERVER_DEFAULTS["QUERY_SLOTS"])
+    one_at_a_time = workload_anchor_kib(nquads, [[q] for q in [*competency.values(), *lookups]], AUTOKG_TIMEOUT)
+    mix = mixes.get("competency mix", [])
+    in_slots = workload_anchor_kib(nquads, [mix[i:i + slots] for i in range(0, len(mix), slots)], AUTOKG_TIMEOUT)
+    work = max(one_at_a_time[0], in_slots[0])
 
     print(f"\n## {quads} quads (seed {args.seed}); servers: {', '.join(names)}\n")
     header = "| query | " + " | ".join(f"{s.name} ms" for s in servers) + " | autokg − oxigraph ms |"
@@ -330,11 +397,15 @@ def main() -> None:
             cells = " | ".join((f"{r:.2f}" if r < 10 else f"{r:.0f}") + (f" ({e} errors)" if e else "") for r, e in rates.values())
             ratios = [ratio(rates.get("autokg"), rates.get(other)) for other in ("oxigraph", "rdflib-endpoint")]
             print(f"| {mix_name} | {clients} | {cells} | {ratios[0]} | {ratios[1]} |")
-    print("\n| server | peak PSS of all its processes (MiB) | ratio to the anchor |")
-    print("|---|---|---|")
-    print(f"| anchor: one Python process, same data in pyoxigraph memory (peak RSS) | {anchor / 1024:.0f} | 1.00× |")
+    print("\n| server | peak PSS of all its processes (MiB) | ratio to the anchor | ratio to the same work in one process |")
+    print("|---|---|---|---|")
+    print(f"| anchor: one Python process, same data in pyoxigraph memory (peak RSS) | {anchor / 1024:.0f} | 1.00× | |")
+    print(f"| one Python process, same data, the same queries one at a time (peak RSS; stopped on {one_at_a_time[1]})"
+          f" | {one_at_a_time[0] / 1024:.0f} | {one_at_a_time[0] / anchor:.2f}× | |")
+    print(f"| one Python process, same data, the competency mix {slots} at a time (peak RSS; stopped on {in_slots[1]})"
+          f" | {in_slots[0] / 1024:.0f} | {in_slots[0] / anchor:.2f}× | |")
     for server in servers:
-        print(f"| {server.name} | {peaks[server.name] / 1024:.0f} | {peaks[server.name] / anchor:.2f}× |")
+        print(f"| {server.name} | {peaks[server.name] / 1024:.0f} | {peaks[server.name] / anchor:.2f}× | {peaks[server.name] / work:.2f}× |")
     for name, items in failures.items():
         if items:
             print(f"\n{name} failures: " + "; ".join(items))

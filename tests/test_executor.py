@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import multiprocessing
 import os
+import pickle
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -223,3 +225,32 @@ def test_the_budget_is_the_shared_memory(monkeypatch, private_now, exceeded):
 def test_the_budget_is_at_least_the_private_limit(monkeypatch):
     monkeypatch.setattr(executor_module, "memory_bytes", lambda: (10 * MIB, 8 * MIB))
     assert executor_module.MemoryBudget.from_now().limit == executor_module.PRIVATE_LIMIT
+
+
+@pytest.mark.parametrize("size", [0, 100, 1 << 20])
+def test_an_outcome_crosses_to_the_parent_whole_and_as_bytes(size):
+    sending, receiving = multiprocessing.Pipe()
+    body = bytearray(os.urandom(size))
+    # a body larger than the socket's buffer is read while it is sent
+    sender = threading.Thread(target=executor_module.send_outcome,
+                              args=(sending, executor_module.Outcome(200, "text/csv", body, rows=3), True))
+    sender.start()
+    outcome, retiring = executor_module.receive_outcome(receiving)
+    sender.join()
+    assert (outcome, retiring) == (executor_module.Outcome(200, "text/csv", bytes(body), rows=3), True)
+    assert type(outcome.body) is bytes
+
+
+def test_a_child_that_dies_between_the_two_messages_is_an_error():
+    sending, receiving = multiprocessing.Pipe()
+    sending.send_bytes(pickle.dumps((executor_module.text_outcome(200, "half"), False)))
+    sending.close()
+    with pytest.raises(EOFError):
+        executor_module.receive_outcome(receiving)
+
+
+def test_the_capped_buffer_holds_what_was_written_in_one_bytearray():
+    buffer = executor_module.CappedBuffer(ox.QueryResultsFormat.CSV, max_rows=10, max_bytes=100)
+    for chunk in (b"n\r\n1", b"\r\n2\r\n", memoryview(b"3\r\n")):
+        buffer.write(chunk)
+    assert buffer.value() == bytearray(b"n\r\n1\r\n2\r\n3\r\n") and buffer.rows - buffer.header_lines == 3

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 
 import pyoxigraph as ox
@@ -73,11 +73,14 @@ class Job:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a query produced: an HTTP status, a media type and a body, and the row count."""
+    """What a query produced: an HTTP status, a media type and a body, and the row count.
+
+    The body of an answer serialized by `run_job` is the bytearray it was written into (see `send_outcome`).
+    """
 
     status: int
     content_type: str
-    body: bytes
+    body: bytes | bytearray
     rows: int = 0
 
 
@@ -101,8 +104,9 @@ class CappedBuffer:
     }
 
     def __init__(self, fmt: object, max_rows: int, max_bytes: int) -> None:
-        self.chunks: list[bytes] = []
-        self.size = 0
+        # one growing bytearray, which the query child sends as it is: a list of chunks joined at the end, then
+        # pickled, held the answer three times over at the peak
+        self.data = bytearray()
         self.rows = 0
         self.markers = self.ROW_MARKERS.get(fmt, ())
         # a marker can straddle two writes, so the next count starts this far back, where no whole marker fits
@@ -114,10 +118,8 @@ class CappedBuffer:
         self.tail = b""
 
     def write(self, data: bytes) -> int:
-        data = bytes(data)
-        self.chunks.append(data)
-        self.size += len(data)
-        if self.size > self.max_bytes:
+        self.data += data
+        if len(self.data) > self.max_bytes:
             raise CapExceeded(f"The answer is larger than this endpoint's limit of {self.max_bytes} bytes")
         if self.markers:
             window = self.tail + data
@@ -130,8 +132,8 @@ class CappedBuffer:
     def flush(self) -> None:
         pass
 
-    def value(self) -> bytes:
-        return b"".join(self.chunks)
+    def value(self) -> bytearray:
+        return self.data
 
 
 def run_job(store: Queryable, job: Job) -> Outcome:
@@ -247,6 +249,21 @@ class MemoryBudget:
         return private_bytes() - self.baseline > self.limit
 
 
+def send_outcome(connection: Connection, outcome: Outcome, retiring: bool) -> None:
+    """Send an outcome to the parent in two messages, the rest and then the body, so that the body is not copied."""
+    connection.send_bytes(pickle.dumps((replace(outcome, body=b""), retiring), protocol=pickle.HIGHEST_PROTOCOL))
+    connection.send_bytes(outcome.body)
+
+
+def receive_outcome(connection: Connection) -> tuple[Outcome, bool]:
+    """An outcome sent by `send_outcome`, and whether its child is retiring.
+
+    Raises EOFError or OSError when the child died before it had sent both messages.
+    """
+    outcome, retiring = pickle.loads(connection.recv_bytes())
+    return replace(outcome, body=connection.recv_bytes()), retiring
+
+
 def serve_jobs(store: Queryable, connection: Connection) -> None:
     """Answer jobs from the parent until it hangs up, or until the child holds too much memory of its own."""
     budget = MemoryBudget.from_now()
@@ -260,7 +277,7 @@ def serve_jobs(store: Queryable, connection: Connection) -> None:
         retiring = False
         if time.perf_counter() - started > CHECK_AFTER_SECONDS or served % CHECK_EVERY == 0:
             retiring = budget.exceeded()
-        connection.send_bytes(pickle.dumps((outcome, retiring), protocol=pickle.HIGHEST_PROTOCOL))
+        send_outcome(connection, outcome, retiring)
         if retiring:
             os._exit(0)
 
@@ -452,7 +469,8 @@ class Executor:
     def run(self, job: Job, timeout: float) -> Outcome:
         """Run a job; past `timeout` seconds its child is killed and a 503 comes back."""
         if self.runs_in_process(job, timeout):
-            return run_job(self.store, job)
+            outcome = run_job(self.store, job)
+            return replace(outcome, body=bytes(outcome.body))  # the WSGI server takes bytes
         deadline = time.monotonic() + timeout
         with self.gate.opened():
             slot = self.slots.take(timeout)
@@ -471,7 +489,7 @@ class Executor:
             with self.gate.opened():
                 ready = child.connection.poll(max(deadline - time.monotonic(), 0))
             if ready:
-                outcome, retiring = pickle.loads(child.connection.recv_bytes())
+                outcome, retiring = receive_outcome(child.connection)
                 if retiring:
                     child.stop()
                 else:
