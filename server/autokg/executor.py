@@ -75,7 +75,8 @@ class Job:
 class Outcome:
     """What a query produced: an HTTP status, a media type and a body, and the row count.
 
-    The body of an answer serialized by `run_job` is the bytearray it was written into (see `send_outcome`).
+    The body of an answer serialized by `run_job` is the bytearray it was written into, which the query child
+    sends as it is (see `send_outcome`); the parent receives bytes. Whoever reads a body takes either.
     """
 
     status: int
@@ -188,11 +189,12 @@ def run_job(store: Queryable, job: Job) -> Outcome:
         return text_outcome(400, f"The query could not be evaluated: {error}")
 
 
-#: a query child that has made more memory its own than its budget retires after its answer, and a fresh fork shares everything again. Reading pyoxigraph's in-memory store writes to
-#: the pages it walks (a lock per quad), so copy-on-write makes them the reader's own, and a fresh child must
-#: copy them again: at 1M triples source-documents took 520 ms in a fresh child and 240 ms in a warm one. So
-#: the budget is what the process shared with its parent when it started (copying all of it is the most that
-#: copy-on-write can cost; more than that is growth of its own), or this much, whichever is more.
+#: a query child that has made more memory its own than its budget retires after its answer, and a fresh fork
+#: shares everything again. Reading pyoxigraph's in-memory store writes to the pages it walks (a lock per quad),
+#: so copy-on-write makes them the reader's own, and a fresh child must copy them again: at 1M triples
+#: source-documents took 1,635 ms in a fresh child and 196 ms in a warm one. So the budget is what the process
+#: shared with its parent when it started (copying all of it is the most that copy-on-write can cost; more than
+#: that is growth of its own), or this much, whichever is more.
 PRIVATE_LIMIT = 16 * 1024 * 1024
 #: a query faster than this touched little memory, so the check (a walk of the page tables) is skipped,
 #: except once every CHECK_EVERY queries, for many small ones that add up
@@ -469,8 +471,7 @@ class Executor:
     def run(self, job: Job, timeout: float) -> Outcome:
         """Run a job; past `timeout` seconds its child is killed and a 503 comes back."""
         if self.runs_in_process(job, timeout):
-            outcome = run_job(self.store, job)
-            return replace(outcome, body=bytes(outcome.body))  # the WSGI server takes bytes
+            return run_job(self.store, job)
         deadline = time.monotonic() + timeout
         with self.gate.opened():
             slot = self.slots.take(timeout)
