@@ -45,8 +45,9 @@ from autokg.config import SERVER_DEFAULTS  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 ACCEPT = "application/sparql-results+json"
-#: autokg's query timeout here, seconds
+#: autokg's query timeout here, seconds, and how many queries it evaluates at once (its default)
 AUTOKG_TIMEOUT = 60.0
+AUTOKG_SLOTS = int(SERVER_DEFAULTS["QUERY_SLOTS"])
 
 
 def free_port() -> int:
@@ -147,7 +148,7 @@ def start_each(names: list[str], nquads: Path, workdir: Path, servers: list[Serv
         port = free_port()
         if name == "autokg":
             command = [sys.executable, "-m", "autokg.cli", "serve", "--dataset", str(nquads), "--port", str(port),
-                       "--timeout", f"{AUTOKG_TIMEOUT:g}"]
+                       "--timeout", f"{AUTOKG_TIMEOUT:g}", "--query-slots", str(AUTOKG_SLOTS)]
             # every guard on, the access log included (a line per request, to the server's log file here)
             servers.append(Server(name, command, f"http://127.0.0.1:{port}/sparql", env=dict(os.environ, AUTOKG_LOG_LEVEL="info")))
         elif name == "oxigraph":
@@ -212,17 +213,6 @@ def wrk_throughput(url: str, queries: list[str], connections: int, duration: int
     return rate, int(errors.group(1)) if errors else 0
 
 
-def anchor_memory_kib(nquads: Path) -> int:
-    """Peak RSS of one Python process that holds the same data in pyoxigraph's memory."""
-    code = (
-        "import pyoxigraph as ox, resource\n"
-        f"s = ox.Store(); s.bulk_load(path={str(nquads)!r}, format=ox.RdfFormat.N_QUADS)\n"
-        "list(s.query('SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }'))\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
-    )
-    return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip())
-
-
 #: evaluates the queries sent on stdin, a JSON list per line, at once in a thread each, as a server evaluates
 #: concurrent requests: each answer serialized as JSON by Oxigraph; then "done" on stdout
 WORKLOAD_SCRIPT = """
@@ -275,6 +265,11 @@ def workload_anchor_kib(nquads: Path, batches: list[list[str]], timeout: float) 
             process.kill()
             process.wait()
     return peak, stopped
+
+
+def anchor_memory_kib(nquads: Path) -> int:
+    """Peak RSS of one Python process that holds the same data in pyoxigraph's memory (and has counted it)."""
+    return workload_anchor_kib(nquads, [["SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"]], AUTOKG_TIMEOUT)[0]
 
 
 def ratio(rate: tuple[float, int] | None, other: tuple[float, int] | None) -> str:
@@ -369,7 +364,7 @@ def main() -> None:
     anchor = anchor_memory_kib(nquads)
     # the same work in one process: the latency runs one query at a time, the competency mix as many at a time
     # as the server evaluates at once (its query slots), in the mix's order; stopped at autokg's timeout
-    slots = int(SERVER_DEFAULTS["QUERY_SLOTS"])
+    slots = AUTOKG_SLOTS
     one_at_a_time = workload_anchor_kib(nquads, [[q] for q in [*competency.values(), *lookups]], AUTOKG_TIMEOUT)
     mix = mixes.get("competency mix", [])
     in_slots = workload_anchor_kib(nquads, [mix[i:i + slots] for i in range(0, len(mix), slots)], AUTOKG_TIMEOUT)
