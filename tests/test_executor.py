@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import multiprocessing
+import signal
+import socket
+import subprocess
+import sys
 import os
 import pickle
 import threading
@@ -27,23 +30,15 @@ def store(files):
     return store
 
 
-def idle_pid(runner: Executor) -> int | None:
-    """The pid of the child kept idle for the next job, or None."""
-    idle = runner.idle.get()
-    return idle[-1].pid if idle else None
-
-
-def run_twice(store: ox.Store) -> tuple[int | None, int | None]:
-    """The child's pid after a first and after a second job (None: the child retired)."""
-    runner = Executor(store)
-    job = Job(SCAN, "text/csv", None)
-    try:
-        assert runner.run(job, 10).status == 200
-        first = idle_pid(runner)
-        assert runner.run(job, 10).status == 200
-        return first, idle_pid(runner)
-    finally:
-        runner.stop()
+def child_pid(runner: Executor, slot: int = 0, other_than: int = 0, within: float = 5.0) -> int:
+    """The pid of the slot's query child, once there is one other than `other_than`; 0 if none came in time."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        pid = runner.children.pid(slot)
+        if pid not in (0, other_than):
+            return pid
+        time.sleep(0.01)
+    return 0
 
 
 def growing_memory():
@@ -52,19 +47,37 @@ def growing_memory():
     return lambda: (next(readings), 0)
 
 
-def test_a_child_over_its_memory_limit_retires(store, monkeypatch):
+def test_a_child_over_its_memory_limit_retires_and_a_fresh_one_takes_its_slot(store, monkeypatch):
     monkeypatch.setattr(executor_module, "CHECK_AFTER_SECONDS", 0.0)
     # nothing shared and a byte more of its own at each reading: every check finds the 0-byte budget exceeded
     monkeypatch.setattr(executor_module, "PRIVATE_LIMIT", 0)
     monkeypatch.setattr(executor_module, "memory_bytes", growing_memory())
-    assert run_twice(store) == (None, None)
+    runner = Executor(store)
+    try:
+        runner.start()
+        first = child_pid(runner)
+        assert runner.run(Job(SCAN, "text/csv", None), 10).status == 200
+        second = child_pid(runner, other_than=first)
+        assert second, "the child stayed, or no child took its place"
+        assert runner.run(Job(SCAN, "text/csv", None), 10).status == 200
+        assert child_pid(runner, other_than=second)
+    finally:
+        runner.stop()
 
 
 def test_a_child_within_its_limit_stays(store, monkeypatch):
     monkeypatch.setattr(executor_module, "CHECK_AFTER_SECONDS", 0.0)
     monkeypatch.setattr(executor_module, "PRIVATE_LIMIT", 1 << 40)
-    first, second = run_twice(store)
-    assert first == second is not None
+    runner = Executor(store)
+    try:
+        runner.start()
+        first = child_pid(runner)
+        for _ in range(2):
+            assert runner.run(Job(SCAN, "text/csv", None), 10).status == 200
+        time.sleep(0.2)
+        assert runner.children.pid(0) == first
+    finally:
+        runner.stop()
 
 
 def test_private_bytes_reads_this_process():
@@ -78,9 +91,9 @@ def test_a_single_pattern_runs_without_a_child(store):
     runner = Executor(store)
     outcome = runner.run(Job(SINGLE_PATTERN, "text/csv", None), 10)
     assert outcome.status == 200 and outcome.rows > 5
-    assert idle_pid(runner) is None, "a lookup forked a query child"
+    assert not runner.children.started, "a lookup started the query children"
     assert runner.run(Job(SCAN, "text/csv", None), 10).status == 200
-    assert idle_pid(runner) is not None, "a query with an aggregate ran outside the child"
+    assert runner.children.started and child_pid(runner), "a query with an aggregate ran outside the children"
     runner.stop()
 
 
@@ -92,7 +105,7 @@ def test_the_caps_bound_a_single_pattern_in_process(store, max_rows, timeout, in
     if in_process:
         outcome = runner.run(job, timeout)
         assert outcome.status == 422 and b"limit of 10 rows" in outcome.body
-        assert idle_pid(runner) is None
+        assert not runner.children.started
     runner.stop()
 
 
@@ -134,13 +147,14 @@ def slow_query_running(runner: Executor):
 def test_the_gate_lets_another_thread_in_while_one_waits_for_a_slow_query(store):
     runner = Executor(store)
     with slow_query_running(runner) as pending:
+        slow_child = child_pid(runner, slot=0)
         started = time.perf_counter()
         with runner.gate.held():
             assert runner.run(Job(SCAN, "text/csv", None), 3).status == 200
         assert time.perf_counter() - started < 2, "the second query waited for the first"
         assert not pending.done()
         assert pending.result() == 503
-        assert len(runner.idle.get()) == 1, "the children of both jobs were kept, or none"
+        assert child_pid(runner, slot=0, other_than=slow_child), "the slow query's child was not replaced"
 
 
 def test_a_query_waits_for_a_free_slot_no_longer_than_its_timeout(store):
@@ -228,25 +242,37 @@ def test_the_budget_is_at_least_the_private_limit(monkeypatch):
 
 
 @pytest.mark.parametrize("size", [0, 100, 1 << 20])
-def test_an_outcome_crosses_to_the_parent_whole_and_as_bytes(size):
-    sending, receiving = multiprocessing.Pipe()
+def test_an_outcome_crosses_to_the_parent_whole(size):
+    sending, receiving = socket.socketpair()
     body = bytearray(os.urandom(size))
     # a body larger than the socket's buffer is read while it is sent
     sender = threading.Thread(target=executor_module.send_outcome,
-                              args=(sending, executor_module.Outcome(200, "text/csv", body, rows=3), True))
+                              args=(sending, executor_module.Outcome(200, "text/csv", body, rows=3)))
     sender.start()
-    outcome, retiring = executor_module.receive_outcome(receiving)
+    outcome = executor_module.receive_outcome(receiving, time.monotonic() + 10)
     sender.join()
-    assert (outcome, retiring) == (executor_module.Outcome(200, "text/csv", bytes(body), rows=3), True)
-    assert type(outcome.body) is bytes
+    assert outcome == executor_module.Outcome(200, "text/csv", body, rows=3)
 
 
 def test_a_child_that_dies_between_the_two_messages_is_an_error():
-    sending, receiving = multiprocessing.Pipe()
-    sending.send_bytes(pickle.dumps((executor_module.text_outcome(200, "half"), False)))
+    sending, receiving = socket.socketpair()
+    executor_module.send_message(sending, pickle.dumps(executor_module.text_outcome(200, "half")))
     sending.close()
     with pytest.raises(EOFError):
         executor_module.receive_outcome(receiving)
+
+
+def test_an_answer_that_does_not_come_by_the_deadline_is_a_timeout():
+    _sending, receiving = socket.socketpair()
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        executor_module.receive_outcome(receiving, started + 0.2)
+    assert 0.15 < time.monotonic() - started < 1
+
+
+def test_the_peer_of_a_socket_of_this_process_is_the_same_user():
+    first, second = socket.socketpair()
+    assert executor_module.same_user(first) and executor_module.same_user(second)
 
 
 def test_the_capped_buffer_holds_what_was_written_in_one_bytearray():
@@ -254,3 +280,131 @@ def test_the_capped_buffer_holds_what_was_written_in_one_bytearray():
     for chunk in (b"n\r\n1", b"\r\n2\r\n", memoryview(b"3\r\n")):
         buffer.write(chunk)
     assert buffer.value() == bytearray(b"n\r\n1\r\n2\r\n3\r\n") and buffer.rows - buffer.header_lines == 3
+
+
+def test_a_query_child_killed_from_outside_is_forked_again_and_answers(store):
+    runner = Executor(store)
+    try:
+        runner.start()
+        killed = child_pid(runner)
+        os.kill(killed, signal.SIGKILL)
+        assert child_pid(runner, other_than=killed), "no child took the killed one's place"
+        assert runner.run(Job(SCAN, "text/csv", None), 10).status == 200
+    finally:
+        runner.stop()
+
+
+def test_a_timed_out_query_leaves_a_fresh_child_for_the_next(store):
+    runner = Executor(store, slots=1)
+    try:
+        started = time.monotonic()
+        assert runner.run(Job(SLOW, "text/csv", None), 1).status == 503
+        assert time.monotonic() - started < 3
+        assert runner.run(Job(SCAN, "text/csv", None), 10).status == 200
+    finally:
+        runner.stop()
+
+
+def in_a_forked_process(work) -> bytes:
+    """What `work()` returns (bytes), run in a process forked from this one, as a worker is from the master."""
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(writing, work())
+        finally:
+            os._exit(0)
+    os.close(writing)
+    with os.fdopen(reading, "rb") as answer:
+        result = answer.read()
+    os.waitpid(pid, 0)
+    return result
+
+
+def test_a_forked_worker_sends_its_jobs_to_the_children_started_before_the_fork(store):
+    runner = Executor(store, slots=2)
+    try:
+        runner.start()
+        children = [child_pid(runner, slot) for slot in range(2)]
+
+        def work() -> bytes:
+            status = runner.run(Job(SCAN, "text/csv", None), 10).status
+            try:
+                os.waitpid(-1, os.WNOHANG)
+                forked_any = True
+            except ChildProcessError:
+                forked_any = False
+            return f"{status} {forked_any}".encode()
+
+        assert in_a_forked_process(work) == b"200 False"
+        assert [runner.children.pid(slot) for slot in range(2)] == children
+    finally:
+        runner.stop()
+
+
+def test_a_process_forked_before_the_children_started_cannot_start_them(store):
+    runner = Executor(store)
+
+    def work() -> bytes:
+        try:
+            runner.run(Job(SCAN, "text/csv", None), 10)
+        except executor_module.AutokgError as error:
+            return str(error).encode()
+        return b"ran"
+
+    assert b"Executor.start()" in in_a_forked_process(work)
+    assert not runner.children.started
+
+
+def test_a_job_whose_worker_died_is_killed_by_the_next_query_that_times_out(store):
+    runner = Executor(store, slots=1)
+    try:
+        runner.start()
+        reading, writing = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # a worker that sends a job that never ends, and is killed while it waits
+            os.write(writing, b"1")
+            runner.run(Job(SLOW, "text/csv", None), 100)
+            os._exit(0)
+        assert os.read(reading, 1) == b"1"
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        orphaned = runner.children.pid(0)
+        assert runner.run(Job(SCAN, "text/csv", None), 1).status == 503
+        assert child_pid(runner, other_than=orphaned)
+        assert runner.run(Job(SCAN, "text/csv", None), 10).status == 200
+    finally:
+        runner.stop()
+
+
+CHILDREN_THEN_EXIT = """
+import os, sys, time
+import pyoxigraph as ox
+from autokg.executor import Executor
+runner = Executor(ox.Store(), slots=2)
+runner.start()
+while not all(runner.children.pid(slot) for slot in range(2)):
+    time.sleep(0.01)
+print(runner.children.pid(0), runner.children.pid(1), flush=True)
+os._exit(0)  # no clean-up: the children must go on their own
+"""
+
+
+def gone(pid: int) -> bool:
+    """Whether a process has ended (a zombie that no one reaped has ended too)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_query_children_die_with_the_process_that_started_them():
+    ran = subprocess.run([sys.executable, "-c", CHILDREN_THEN_EXIT], capture_output=True, text=True, timeout=60, check=True)
+    pids = [int(pid) for pid in ran.stdout.split()]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 5
+    while not all(map(gone, pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(map(gone, pids)), "a query child outlived the server"

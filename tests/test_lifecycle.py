@@ -22,7 +22,7 @@ SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f }"  # about 2 s on t
 
 def start(port: int, log: Path) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-m", "autokg.cli", "serve", "--port", str(port), "--workers", "2", "--timeout", "20"],
+        [sys.executable, "-m", "autokg.cli", "serve", "--port", str(port), "--workers", "2", "--query-slots", "2", "--timeout", "20"],
         stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
     deadline = time.time() + 60
@@ -45,14 +45,22 @@ def get(port: int, query: str, timeout: float = 30) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def children(pid: int) -> list[int]:
+def children(pid: int, query_children: bool = False) -> list[int]:
+    """The pids of a process's workers, or of its query children."""
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
             found += [int(c) for c in (task / "children").read_text().split()]
         except OSError:
             pass
-    return found
+    return [child for child in found if is_query_child(child) is query_children]
+
+
+def is_query_child(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "autokg-query"
+    except OSError:
+        return False
 
 
 @pytest.fixture
@@ -91,6 +99,24 @@ def test_a_killed_worker_is_replaced(server):
         time.sleep(0.2)
     assert len(children(process.pid)) == 2 and workers[0] not in children(process.pid)
     assert [get(port, "ASK { ?s ?p ?o }")[0] for _ in range(6)] == [200] * 6
+
+
+def test_a_killed_query_child_is_replaced(server):
+    port, process = server
+    query = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    assert get(port, query)[0] == 200
+    deadline = time.time() + 20
+    while time.time() < deadline and len(children(process.pid, query_children=True)) < 2:
+        time.sleep(0.2)
+    before = children(process.pid, query_children=True)
+    assert len(before) == 2, "one query child per slot, forked by the master"
+    for pid in before:
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.time() + 20
+    while time.time() < deadline and len(set(children(process.pid, query_children=True)) - set(before)) < 2:
+        time.sleep(0.2)
+    assert len(set(children(process.pid, query_children=True)) - set(before)) == 2
+    assert [get(port, query)[0] for _ in range(4)] == [200] * 4
 
 
 def test_several_servers_share_one_disk_store_and_stop_cleanly():

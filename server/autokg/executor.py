@@ -1,32 +1,38 @@
 """Running queries where they can be stopped for real: in a child process that is killed on timeout.
 
 Oxigraph evaluates a query inside Rust and has no timeout of its own; neither a thread nor a signal
-can interrupt that work. Each serving process therefore runs queries in forked children that share the
-store's memory (copy-on-write): one per query in flight, with one kept idle for the next. A query that
-overruns its time is ended by killing its child. How many queries evaluate at once, server-wide, is
-bounded by `QuerySlots`.
+can interrupt that work. So queries run in children forked from the process that loaded the store, which share
+its memory (copy-on-write): one per query slot (`QuerySlots` bounds how many queries evaluate at once,
+server-wide), kept by a thread of the serving master and shared by its workers (`SlotChildren`). A query that
+overruns its time is ended by killing its child, and the keeper forks a fresh one.
 
 A serving process answers requests in several threads (so that a long query holds up none of the others),
-but one at a time: a `Gate` lets one thread run a request, and a thread that waits for its child opens it.
+but one at a time: a `Gate` lets one thread run a request, and a thread that waits for a query child opens it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import fcntl
 import itertools
+import logging
+import mmap
 import os
 import pickle
+import secrets
+import select
 import signal
 import socket
+import struct
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from multiprocessing.connection import Connection
 
 import pyoxigraph as ox
 
@@ -206,6 +212,7 @@ CHECK_EVERY = 256
 IN_PROCESS_MAX_ROWS = 100_000
 IN_PROCESS_MIN_TIMEOUT = 1.0
 LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+LOG = logging.getLogger(__name__)
 
 
 def release_free_memory() -> None:
@@ -251,47 +258,112 @@ class MemoryBudget:
         return private_bytes() - self.baseline > self.limit
 
 
-def send_outcome(connection: Connection, outcome: Outcome, retiring: bool) -> None:
-    """Send an outcome to the parent in two messages, the rest and then the body, so that the body is not copied."""
-    connection.send_bytes(pickle.dumps((replace(outcome, body=b""), retiring), protocol=pickle.HIGHEST_PROTOCOL))
-    connection.send_bytes(outcome.body)
+#: the length that comes before each message on a query child's socket
+LENGTH = struct.Struct("!Q")
 
 
-def receive_outcome(connection: Connection) -> tuple[Outcome, bool]:
-    """An outcome sent by `send_outcome`, and whether its child is retiring.
+def send_message(sock: socket.socket, data: bytes | bytearray) -> None:
+    """Send one message: its length, then the data as it is."""
+    sock.sendall(LENGTH.pack(len(data)))
+    sock.sendall(data)
 
-    Raises EOFError or OSError when the child died before it had sent both messages.
+
+def receive_exactly(sock: socket.socket, size: int, deadline: float | None) -> bytearray:
+    """Read `size` bytes into one buffer, by `deadline` (time.monotonic) if one is given.
+
+    Raises TimeoutError past the deadline, and EOFError when the other end hangs up first.
     """
-    outcome, retiring = pickle.loads(connection.recv_bytes())
-    return replace(outcome, body=connection.recv_bytes()), retiring
+    data = bytearray(size)
+    view = memoryview(data)
+    got = 0
+    while got < size:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the deadline passed")
+            sock.settimeout(left)
+        count = sock.recv_into(view[got:])
+        if count == 0:
+            raise EOFError("the other end hung up in the middle of a message")
+        got += count
+    return data
 
 
-def serve_jobs(store: Queryable, connection: Connection) -> None:
-    """Answer jobs from the parent until it hangs up, or until the child holds too much memory of its own."""
+def receive_message(sock: socket.socket, deadline: float | None = None) -> bytearray:
+    """One message sent by `send_message`; raises what `receive_exactly` raises."""
+    (size,) = LENGTH.unpack(receive_exactly(sock, LENGTH.size, deadline))
+    return receive_exactly(sock, size, deadline)
+
+
+def send_outcome(sock: socket.socket, outcome: Outcome) -> None:
+    """Send an outcome in two messages, the rest and then the body, so that the body is not copied."""
+    send_message(sock, pickle.dumps(replace(outcome, body=b""), protocol=pickle.HIGHEST_PROTOCOL))
+    send_message(sock, outcome.body)
+
+
+def receive_outcome(sock: socket.socket, deadline: float | None = None) -> Outcome:
+    """An outcome sent by `send_outcome`; raises what `receive_exactly` raises."""
+    outcome = pickle.loads(receive_message(sock, deadline))
+    return replace(outcome, body=receive_message(sock, deadline))
+
+
+def same_user(sock: socket.socket) -> bool:
+    """Whether the process at the other end of a Unix socket runs as this process's user.
+
+    An abstract socket has no file permissions: anyone on the host may connect to it.
+    """
+    _pid, uid, _gid = PEER_CREDENTIALS.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEER_CREDENTIALS.size))
+    return uid == os.getuid()
+
+
+PEER_CREDENTIALS = struct.Struct("3i")
+
+
+def serve_jobs(store: Queryable, listener: socket.socket) -> None:
+    """Answer one job per connection, until the child holds too much memory of its own (then it ends, and the
+    keeper forks a fresh one for the slot)."""
     budget = MemoryBudget.from_now()
     for served in itertools.count(1):
-        try:
-            job = pickle.loads(connection.recv_bytes())
-        except (EOFError, OSError):
-            os._exit(0)
-        started = time.perf_counter()
-        outcome = run_job(store, job)
-        retiring = False
-        if time.perf_counter() - started > CHECK_AFTER_SECONDS or served % CHECK_EVERY == 0:
-            retiring = budget.exceeded()
-        send_outcome(connection, outcome, retiring)
+        sock, _address = listener.accept()
+        with sock:
+            try:
+                if not same_user(sock):
+                    continue
+                job = pickle.loads(receive_message(sock))
+            except (EOFError, OSError):
+                continue
+            started = time.perf_counter()
+            outcome = run_job(store, job)
+            retiring = False
+            if time.perf_counter() - started > CHECK_AFTER_SECONDS or served % CHECK_EVERY == 0:
+                retiring = budget.exceeded()
+            try:
+                send_outcome(sock, outcome)
+            except OSError:  # the worker gave up on the job, or died
+                pass
         if retiring:
             os._exit(0)
 
 
-def child_loop(store: Queryable, connection: Connection) -> None:
+PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
+CHILD_NAME = b"autokg-query"
+
+
+def child_loop(store: Queryable, listener: socket.socket, parent: int) -> None:
     """Serve jobs in a thread of this child, so that they allocate from a malloc arena of their own."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # killed with the thread that forked it (the keeper), so that no child outlives the server
+    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(0)
+    LIBC.prctl(PR_SET_NAME, CHILD_NAME)  # what ps and /proc/PID/comm show, to tell it from a worker
+    # a query child ends only by SIGKILL, from the keeper or from the worker whose query overran its time
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The main thread's arena is the heap the store was loaded into, shared with the parent: chunks reused
     # from its free lists are copied on first write (58 faults and 1 ms per trivial query at 1M triples).
     # A new thread gets a fresh arena, so the shared heap stays untouched.
-    serving = threading.Thread(target=serve_jobs, args=(store, connection), name="autokg-query", daemon=True)
+    serving = threading.Thread(target=serve_jobs, args=(store, listener), name="autokg-query", daemon=True)
     serving.start()
     serving.join()
 
@@ -301,11 +373,17 @@ class Gate:
 
     Threads taking turns on a lock, rather than on the GIL, keep pyoxigraph's GIL releases from handing the
     interpreter to another request midway (a lookup mix ran at 4,431 req/s in 2 free threads per worker, 9,648
-    in 4 gated ones). And no thread is inside the store while another forks a child, which would copy a lock
-    the store holds into the child, held, for ever.
+    in 4 gated ones). And no thread is inside the store while the keeper forks a query child, which would copy
+    a lock the store holds into the child, held, for ever. A process forked while the keeper holds the gate
+    (a worker, forked by the server's master) gets an open one.
     """
 
     def __init__(self) -> None:
+        self.reopen()
+        GATES.add(self)
+
+    def reopen(self) -> None:
+        """Start afresh, open (in a forked process, the lock may be held by a thread that is not there)."""
         self.lock = threading.Lock()
         self.local = threading.local()
 
@@ -388,80 +466,216 @@ class QuerySlots:
             self.freed.notify()
 
 
+GATES: weakref.WeakSet[Gate] = weakref.WeakSet()
+os.register_at_fork(after_in_child=lambda: [gate.reopen() for gate in list(GATES)])
+
+
 DEFAULT_SLOTS = int(SERVER_DEFAULTS["QUERY_SLOTS"])
-#: this process's ends of the sockets to its query children
-PARENT_ENDS: set[Connection] = set()
+#: a slot's child is forked at most this often (a child that fails as it starts must not keep the keeper busy)
+REFORK_PAUSE = 0.05
+#: the file descriptors that the keepers of this process hold (listening sockets, pidfds, wake-up pipes): a query
+#: child closes all of them but its own listener
+KEEPER_FDS: set[int] = set()
 
 
-@dataclass
-class Child:
-    """A forked query process and this process's end of the socket to it."""
+class SlotChildren:
+    """One query child for each query slot, all forked from the process that loaded the store, and forked again
+    when they end.
 
-    pid: int
-    connection: Connection
+    The serving master starts them before it forks its workers, so that a worker holding slot k sends its job to
+    the child of slot k, over an abstract Unix socket whose name the workers inherit. A child that ends (killed on
+    a timeout, or retired for its memory) is forked again by the keeper, a thread of the master; the listening
+    socket stays open in the master, so a job sent in between waits in its queue. The pid of each slot's child is
+    in memory shared with the workers, which kill it through a pidfd when a job overruns its time.
 
-    @classmethod
-    def fork(cls, store: Queryable) -> Child:
-        """Fork a fresh child that shares the store's memory."""
-        parent_socket, child_socket = socket.socketpair()
-        pid = os.fork()
-        if pid == 0:  # the child
-            parent_socket.close()
-            # a sibling's socket held open here would keep that sibling from seeing its parent hang up
-            for sibling in list(PARENT_ENDS):
-                sibling.close()
-            try:
-                child_loop(store, Connection(child_socket.detach()))
-            finally:
-                os._exit(0)
-        child_socket.close()
-        child = cls(pid, Connection(parent_socket.detach()))
-        PARENT_ENDS.add(child.connection)
-        return child
+    One child per slot, shared by all workers, is the fewest processes that can hold copies of the store's pages
+    (see PRIVATE_LIMIT): a child per worker kept one idle in each of them.
+    """
+
+    def __init__(self, store: Queryable, count: int, gate: Gate) -> None:
+        self.store = store
+        self.count = count
+        self.gate = gate
+        self.owner = os.getpid()
+        self.names = [b"\0autokg-query-" + secrets.token_hex(8).encode() + b"-%d" % slot for slot in range(count)]
+        self.pids = mmap.mmap(-1, PID.size * count)  # shared with the processes forked from this one
+        self.starting = threading.Lock()
+        self.listeners: list[socket.socket] = []
+        self.wake: tuple[int, int] | None = None
+        self.keeper: threading.Thread | None = None
+
+    @property
+    def started(self) -> bool:
+        """Whether the children were started (in this process, or in the one this process was forked from)."""
+        return self.keeper is not None
+
+    def pid(self, slot: int) -> int:
+        """The pid of the slot's child now, or 0 while it is being forked again."""
+        return PID.unpack_from(self.pids, PID.size * slot)[0]
+
+    def set_pid(self, slot: int, pid: int) -> None:
+        PID.pack_into(self.pids, PID.size * slot, pid)
+
+    def start(self) -> None:
+        """Listen on the slots' sockets and start the keeper thread, which forks the children; does nothing if
+        they were started already.
+
+        Raises AutokgError in a process forked before they were started: its children would not be shared.
+        """
+        with self.starting:
+            if self.started:
+                return
+            if os.getpid() != self.owner:
+                raise AutokgError("The query children were not started before the server forked its workers: "
+                                  "call Executor.start() in the process that loaded the store")
+            for name in self.names:
+                listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                listener.bind(name)
+                listener.listen(16)
+                self.listeners.append(listener)
+                KEEPER_FDS.add(listener.fileno())
+            self.wake = os.pipe()
+            KEEPER_FDS.update(self.wake)
+            self.keeper = threading.Thread(target=self.keep, name="autokg-keeper", daemon=True)
+            self.keeper.start()
+            # the children go when this object does, or at exit (they die with the keeper's thread anyway)
+            weakref.finalize(self, stop_keeper, self.owner, self.wake[1])
+
+    def fork(self, slot: int) -> int:
+        """Fork the slot's child from the keeper's thread; its pid."""
+        with self.gate.held():
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    listener = self.listeners[slot]
+                    for fd in KEEPER_FDS - {listener.fileno()}:
+                        with contextlib.suppress(OSError):
+                            os.close(fd)
+                    child_loop(self.store, listener, self.owner)
+                finally:
+                    os._exit(0)
+        self.set_pid(slot, pid)
+        return pid
+
+    def keep(self) -> None:
+        """The keeper: fork each slot's child, and fork it again when it ends, until woken to stop."""
+        assert self.wake is not None
+        watched: dict[int, tuple[int, int, float]] = {}  # pidfd -> (slot, pid, when it was forked)
+        due = dict.fromkeys(range(self.count), 0.0)  # slot without a child -> when to fork one (time.monotonic)
+        while True:
+            for slot, when in list(due.items()):
+                if when > time.monotonic():
+                    continue
+                try:
+                    pid = self.fork(slot)
+                    pidfd = os.pidfd_open(pid)
+                except OSError as error:  # out of memory or processes: the slot's jobs wait in its queue
+                    LOG.warning("could not fork the query child of slot %d (%s); trying again in 1 s", slot, error)
+                    due[slot] = time.monotonic() + 1
+                    continue
+                KEEPER_FDS.add(pidfd)
+                watched[pidfd] = (slot, pid, time.monotonic())
+                del due[slot]
+            poll = select.poll()
+            for fd in (self.wake[0], *watched):
+                poll.register(fd, select.POLLIN)
+            wait = max(min(due.values()) - time.monotonic(), 0) * 1000 if due else None
+            ready = {fd for fd, _event in poll.poll(wait)}
+            if self.wake[0] in ready:
+                break
+            for pidfd in ready:
+                slot, pid, forked = watched.pop(pidfd)
+                self.set_pid(slot, 0)  # before the pid is reaped and free for another process
+                self.reap(pidfd, pid)
+                # a child that cannot even start must not make the keeper fork without pause
+                due[slot] = forked + REFORK_PAUSE
+        for pidfd, (slot, pid, _forked) in watched.items():
+            self.set_pid(slot, 0)
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            self.reap(pidfd, pid)
+        for fd in (*[listener.detach() for listener in self.listeners], *self.wake):
+            KEEPER_FDS.discard(fd)
+            os.close(fd)
+
+    @staticmethod
+    def reap(pidfd: int, pid: int) -> None:
+        """Wait for a child that ended, or was killed, and close its pidfd."""
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        KEEPER_FDS.discard(pidfd)
+        os.close(pidfd)
+
+    def connect(self, slot: int, deadline: float) -> socket.socket:
+        """A socket connected to the slot's child, started first if need be; raises what `start` raises, and
+        OSError when the connection fails."""
+        if not self.started:
+            self.start()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            sock.connect(self.names[slot])
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def kill(self, slot: int) -> None:
+        """Kill the slot's child now (the keeper forks a fresh one)."""
+        pid = self.pid(slot)
+        if pid <= 0:
+            return
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return
+        try:
+            # the keeper clears the pid before it reaps the child, so a pid still there is not yet free for reuse
+            if self.pid(slot) == pid:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        finally:
+            os.close(pidfd)
 
     def stop(self) -> None:
-        """Kill the child and reap it."""
-        PARENT_ENDS.discard(self.connection)
-        self.connection.close()
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
+        """Kill the children and stop the keeper (in the process that started them; elsewhere nothing happens)."""
+        keeper = self.keeper
+        if keeper is None or os.getpid() != self.owner or self.wake is None:
+            return
+        stop_keeper(self.owner, self.wake[1])
+        keeper.join()
+
+
+def stop_keeper(owner: int, wake: int) -> None:
+    """Wake a keeper to stop, if this is its process and it still runs."""
+    if os.getpid() == owner:
+        with contextlib.suppress(OSError):
+            os.write(wake, b"x")
+
+
+#: a pid in the table shared by the master and its workers
+PID = struct.Struct("i")
 
 
 class Executor:
-    """Runs jobs in query children of this process, forked on demand, when one of the server's `slots` is free;
-    one idle child is kept for the next job.
+    """Runs jobs in the query children of the process that made it (see SlotChildren), one at a time in each
+    child, when one of the server's `slots` is free; a single triple pattern runs in the calling process.
 
-    Safe for threads that take turns through its `gate` (see Gate); a job runs in a child of its own, so
-    queries from several threads run side by side.
+    Safe for threads that take turns through its `gate` (see Gate), in this process and in the processes forked
+    from it once `start` was called.
     """
 
     def __init__(self, store: Queryable, slots: int = DEFAULT_SLOTS, gate: Gate | None = None) -> None:
         self.store = store
         self.gate = gate or Gate()
-        self.idle: PerProcess[list[Child]] = PerProcess(list)  # after a fork, the inherited ones are the parent's
         self.slots = QuerySlots(slots)
+        self.children = SlotChildren(store, slots, self.gate)
 
-    def take_child(self) -> Child:
-        """An idle child of this process, or a freshly forked one."""
-        idle = self.idle.get()
-        return idle.pop() if idle else Child.fork(self.store)
-
-    def give_back(self, child: Child) -> None:
-        """Keep a child that finished its job for the next one, or stop it when one is already idle."""
-        idle = self.idle.get()
-        if idle:
-            child.stop()
-        else:
-            idle.append(child)
+    def start(self) -> None:
+        """Start the query children now, before this process forks workers; raises what SlotChildren.start raises."""
+        self.children.start()
 
     def stop(self) -> None:
-        """Stop the idle children (a child still running a job is stopped by the thread that waits for it)."""
-        idle = self.idle.get()
-        while idle:
-            idle.pop().stop()
+        """Stop the query children (a no-op in a forked process)."""
+        self.children.stop()
 
     def runs_in_process(self, job: Job, timeout: float) -> bool:
         """Whether a job is bounded by the caps alone, so that it can skip the round trip to the child."""
@@ -478,26 +692,19 @@ class Executor:
         if slot is None:
             return text_outcome(503, f"{self.slots.count} other queries kept this server busy for {timeout:g} s: try again later")
         try:
-            return self.run_in_child(job, timeout, deadline)
+            return self.run_in_child(job, slot, timeout, deadline)
         finally:
             self.slots.give_back(slot)
 
-    def run_in_child(self, job: Job, timeout: float, deadline: float) -> Outcome:
-        """Run a job in a child of this process, killing it at `deadline` (time.monotonic)."""
-        child = self.take_child()
+    def run_in_child(self, job: Job, slot: int, timeout: float, deadline: float) -> Outcome:
+        """Run a job in the child of a slot this process holds, killing it at `deadline` (time.monotonic)."""
+        payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            child.connection.send_bytes(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
-            with self.gate.opened():
-                ready = child.connection.poll(max(deadline - time.monotonic(), 0))
-            if ready:
-                outcome, retiring = receive_outcome(child.connection)
-                if retiring:
-                    child.stop()
-                else:
-                    self.give_back(child)
-                return outcome
+            with self.gate.opened(), self.children.connect(slot, deadline) as sock:
+                send_message(sock, payload)
+                return receive_outcome(sock, deadline)
+        except TimeoutError:
+            self.children.kill(slot)
+            return text_outcome(503, f"The query ran longer than {timeout:g} s and was stopped: narrow it down or add a LIMIT")
         except (EOFError, OSError):
-            child.stop()
-            return text_outcome(500, "The query process died while answering; it has been restarted")
-        child.stop()
-        return text_outcome(503, f"The query ran longer than {timeout:g} s and was stopped: narrow it down or add a LIMIT")
+            return text_outcome(500, "The query process died while answering; a new one has been started")

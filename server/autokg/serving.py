@@ -37,6 +37,8 @@ def build_server(settings: Mapping[str, object]) -> tuple[Server, Flask]:
     logging.basicConfig(stream=sys.stderr, level=str(config["LOG_LEVEL"]).upper(), format="%(asctime)s %(name)s %(message)s")
     # objects made before the fork are never collected, so the GC does not dirty the shared pages
     gc.freeze()
+    # the query children are forked from this process, before the workers, and shared by them all
+    app.extensions["autokg"].executor.start()
     server = Server(
         "autokg.serving:app",  # not imported: serve() hands the app built here to the forked workers
         address=str(config["HOST"]),
