@@ -408,3 +408,21 @@ def test_query_children_die_with_the_process_that_started_them():
     while not all(map(gone, pids)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert all(map(gone, pids)), "a query child outlived the server"
+
+
+FREED_BLOCK_KEPT = """
+import sys
+from autokg.executor import map_large_blocks, private_bytes
+if sys.argv[1] == "mapped":
+    map_large_blocks()
+block = bytearray(16 << 20); del block  # by default, this raises malloc's threshold to 16 MiB
+before = private_bytes()
+block = bytearray(8 << 20); block[::4096] = b"x" * (len(block) // 4096); del block
+print((private_bytes() - before) >> 20)
+"""
+
+
+@pytest.mark.parametrize("mode, kept_mib", [("default", 8), ("mapped", 0)])
+def test_a_freed_large_block_goes_back_to_the_system_once_large_blocks_are_mapped(mode, kept_mib):
+    ran = subprocess.run([sys.executable, "-c", FREED_BLOCK_KEPT, mode], capture_output=True, text=True, timeout=60, check=True)
+    assert abs(int(ran.stdout) - kept_mib) <= 1, ran.stdout

@@ -56,11 +56,14 @@ class GatedRequests:
         self.wsgi_app = wsgi_app
         self.gate = gate
 
-    def __call__(self, environ: dict, start_response: Callable[..., object]) -> list[bytes]:
+    def __call__(self, environ: dict, start_response: Callable[..., object]) -> list[bytes | bytearray]:
         with self.gate.held():
             body = self.wsgi_app(environ, start_response)
             try:
-                return [b"".join(body)]
+                # one chunk (a query's answer, as the query child sent it) goes out as it is: joined, it would be
+                # copied once more, and a worker sending a 10 MB answer held it three times
+                chunks = list(body)
+                return chunks if len(chunks) == 1 else [b"".join(chunks)]
             finally:
                 close = getattr(body, "close", None)
                 if close is not None:

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 from collections.abc import Mapping
 
-from flask import Flask
-from granian.constants import Interfaces
-from granian.log import LogLevels
-from granian.server import Server
+# Granian's Rust side allocates with jemalloc, which keeps freed pages for 10 s by default: a worker that had sent
+# the competency mix's answers (up to 10 MB each) held 20 to 40 MiB of them. jemalloc reads this when it starts,
+# which is when granian is imported.
+os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
 
-from autokg.app import create_app
-from autokg.executor import memory_bytes
+from flask import Flask  # noqa: E402
+from granian.constants import Interfaces  # noqa: E402
+from granian.log import LogLevels  # noqa: E402
+from granian.server import Server  # noqa: E402
+
+from autokg.app import create_app  # noqa: E402
+from autokg.executor import map_large_blocks, memory_bytes  # noqa: E402
 
 MIB = 1024 * 1024
 
@@ -37,6 +43,7 @@ def build_server(settings: Mapping[str, object]) -> tuple[Server, Flask]:
     logging.basicConfig(stream=sys.stderr, level=str(config["LOG_LEVEL"]).upper(), format="%(asctime)s %(name)s %(message)s")
     # objects made before the fork are never collected, so the GC does not dirty the shared pages
     gc.freeze()
+    map_large_blocks()  # in the workers and query children too, which are forked from here
     # the query children are forked from this process, before the workers, and shared by them all
     app.extensions["autokg"].executor.start()
     server = Server(
