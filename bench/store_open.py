@@ -11,7 +11,6 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
-import time
 
 FIRST_QUERY = "SELECT (COUNT(*) AS ?n) WHERE { ?s a <https://w3id.org/autokg/ontology#Company> }"
 

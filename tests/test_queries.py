@@ -14,7 +14,6 @@ from rdflib import Graph, Literal, URIRef
 from autokg.build import build
 from autokg.catalog import bind_parameters, load_catalog, with_parameters
 from autokg.config import project_files
-from autokg.errors import AutokgError
 from autokg.querying import execute
 from autokg.store import open_store
 

@@ -375,9 +375,9 @@ def child_loop(store: Queryable, listener: socket.socket, parent: int) -> None:
     # a query child ends only by SIGKILL, from the keeper or from the worker whose query overran its time
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # The main thread's arena is the heap the store was loaded into, shared with the parent: chunks reused
-    # from its free lists are copied on first write (58 faults and 1 ms per trivial query at 1M triples).
-    # A new thread gets a fresh arena, so the shared heap stays untouched.
+    # The forking thread's arena is shared with the master (the main thread's is the heap the store was loaded
+    # into): chunks reused from its free lists are copied on first write (58 faults and 1 ms per trivial query at
+    # 1M triples). A new thread gets a fresh arena, so the shared heap stays untouched.
     serving = threading.Thread(target=serve_jobs, args=(store, listener), name="autokg-query", daemon=True)
     serving.start()
     serving.join()

@@ -8,10 +8,11 @@ import os
 import sys
 from collections.abc import Mapping
 
-# Granian's Rust side allocates with jemalloc, which keeps freed pages for 10 s by default: a worker that had sent
-# the competency mix's answers (up to 10 MB each) held 20 to 40 MiB of them. jemalloc reads this when it starts,
-# which is when granian is imported.
-os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
+# Granian's Rust side allocates with jemalloc, which keeps freed pages for 10 s by default, except for blocks over
+# 8 MiB: a worker that had sent the competency mix's answers held 20 to 40 MiB of them. Blocks of 256 KiB or more
+# (the answers it copies) now go back at once; returning small ones too cost lookups 10% (a page fault each).
+# jemalloc reads this when it starts, which is when granian is imported.
+os.environ.setdefault("_RJEM_MALLOC_CONF", "oversize_threshold:262144")
 
 from flask import Flask  # noqa: E402
 from granian.constants import Interfaces  # noqa: E402

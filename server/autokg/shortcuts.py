@@ -9,12 +9,12 @@ from autokg.config import ONTOLOGY_NS, VOCAB_NS
 
 #: a relationship backs a shortcut when it is not deprecated, not ended, not a mere plan or talk,
 #: and some evidence for it is confirmed or reported (never a rumour alone)
-BACKED = f"""
-    FILTER NOT EXISTS {{ ?rel akg:rank akgv:deprecated-rank }}
-    FILTER NOT EXISTS {{ ?rel akg:endDate ?ended }}
-    FILTER NOT EXISTS {{ ?rel akg:status ?status
-        FILTER (?status IN (akgv:terminated, akgv:rumoured-talks, akgv:in-talks, akgv:planned, akgv:target)) }}
-    FILTER EXISTS {{ ?rel akg:evidence/akg:certainty ?certainty FILTER (?certainty IN (akgv:confirmed, akgv:reported)) }}
+BACKED = """
+    FILTER NOT EXISTS { ?rel akg:rank akgv:deprecated-rank }
+    FILTER NOT EXISTS { ?rel akg:endDate ?ended }
+    FILTER NOT EXISTS { ?rel akg:status ?status
+        FILTER (?status IN (akgv:terminated, akgv:rumoured-talks, akgv:in-talks, akgv:planned, akgv:target)) }
+    FILTER EXISTS { ?rel akg:evidence/akg:certainty ?certainty FILTER (?certainty IN (akgv:confirmed, akgv:reported)) }
 """
 
 PREFIXES = f"""PREFIX akg: <{ONTOLOGY_NS}>
