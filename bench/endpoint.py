@@ -364,10 +364,9 @@ def main() -> None:
     anchor = anchor_memory_kib(nquads)
     # the same work in one process: the latency runs one query at a time, the competency mix as many at a time
     # as the server evaluates at once (its query slots), in the mix's order; stopped at autokg's timeout
-    slots = AUTOKG_SLOTS
     one_at_a_time = workload_anchor_kib(nquads, [[q] for q in [*competency.values(), *lookups]], AUTOKG_TIMEOUT)
     mix = mixes.get("competency mix", [])
-    in_slots = workload_anchor_kib(nquads, [mix[i:i + slots] for i in range(0, len(mix), slots)], AUTOKG_TIMEOUT)
+    in_slots = workload_anchor_kib(nquads, [mix[i:i + AUTOKG_SLOTS] for i in range(0, len(mix), AUTOKG_SLOTS)], AUTOKG_TIMEOUT)
     work = max(one_at_a_time[0], in_slots[0])
 
     print(f"\n## {quads} quads (seed {args.seed}); servers: {', '.join(names)}\n")
@@ -397,7 +396,7 @@ def main() -> None:
     print(f"| anchor: one Python process, same data in pyoxigraph memory (peak RSS) | {anchor / 1024:.0f} | 1.00× | |")
     print(f"| one Python process, same data, the same queries one at a time (peak RSS; stopped on {one_at_a_time[1]})"
           f" | {one_at_a_time[0] / 1024:.0f} | {one_at_a_time[0] / anchor:.2f}× | |")
-    print(f"| one Python process, same data, the competency mix {slots} at a time (peak RSS; stopped on {in_slots[1]})"
+    print(f"| one Python process, same data, the competency mix {AUTOKG_SLOTS} at a time (peak RSS; stopped on {in_slots[1]})"
           f" | {in_slots[0] / 1024:.0f} | {in_slots[0] / anchor:.2f}× | |")
     for server in servers:
         print(f"| {server.name} | {peaks[server.name] / 1024:.0f} | {peaks[server.name] / anchor:.2f}× | {peaks[server.name] / work:.2f}× |")

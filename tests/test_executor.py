@@ -115,10 +115,14 @@ def test_the_server_keeps_the_settings_and_a_worker_rss_ceiling(tmp_path):
     dataset = tmp_path / "tiny.nq"
     dataset.write_text("<https://example.org/a> <https://example.org/b> <https://example.org/c> .\n")
     server, app = serving.build_server({"DATASET": str(dataset), "WORKERS": 3, "THREADS": 5, "PORT": 0, "LOG_LEVEL": "warning"})
-    assert app.extensions["autokg"].triples == 1
-    assert (server.workers, server.blocking_threads, server.respawn_failed_workers) == (3, 5, True)
-    private, shared = executor_module.memory_bytes()
-    assert server.workers_rss >= 2 * (private + shared) * 0.9, "a worker would be replaced before it grew"
+    try:
+        assert app.extensions["autokg"].triples == 1
+        assert (server.workers, server.blocking_threads, server.respawn_failed_workers) == (3, 5, True)
+        private, shared = executor_module.memory_bytes()
+        assert server.workers_rss >= 2 * (private + shared) * 0.9, "a worker would be replaced before it grew"
+        assert app.extensions["autokg"].executor.children.started, "the query children must start before the fork"
+    finally:
+        app.extensions["autokg"].executor.stop()
 
 
 SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"

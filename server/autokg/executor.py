@@ -82,7 +82,8 @@ class Outcome:
     """What a query produced: an HTTP status, a media type and a body, and the row count.
 
     The body of an answer serialized by `run_job` is the bytearray it was written into, which the query child
-    sends as it is (see `send_outcome`); the parent receives bytes. Whoever reads a body takes either.
+    sends as it is (see `send_outcome`) and the worker reads into a bytearray of its own; an error message is
+    bytes. Whoever reads a body takes either.
     """
 
     status: int
@@ -322,6 +323,9 @@ def receive_outcome(sock: socket.socket, deadline: float | None = None) -> Outco
     return replace(outcome, body=receive_message(sock, deadline))
 
 
+PEER_CREDENTIALS = struct.Struct("3i")
+
+
 def same_user(sock: socket.socket) -> bool:
     """Whether the process at the other end of a Unix socket runs as this process's user.
 
@@ -330,8 +334,6 @@ def same_user(sock: socket.socket) -> bool:
     _pid, uid, _gid = PEER_CREDENTIALS.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEER_CREDENTIALS.size))
     return uid == os.getuid()
 
-
-PEER_CREDENTIALS = struct.Struct("3i")
 
 
 def serve_jobs(store: Queryable, listener: socket.socket) -> None:
@@ -430,6 +432,10 @@ class Gate:
             self.local.held = True
 
 
+GATES: weakref.WeakSet[Gate] = weakref.WeakSet()
+os.register_at_fork(after_in_child=lambda: [gate.reopen() for gate in list(GATES)])
+
+
 class QuerySlots:
     """At most `count` queries evaluate at once, across this process and the workers forked from it; more wait.
 
@@ -481,13 +487,11 @@ class QuerySlots:
             self.freed.notify()
 
 
-GATES: weakref.WeakSet[Gate] = weakref.WeakSet()
-os.register_at_fork(after_in_child=lambda: [gate.reopen() for gate in list(GATES)])
-
-
 DEFAULT_SLOTS = int(SERVER_DEFAULTS["QUERY_SLOTS"])
 #: a slot's child is forked at most this often (a child that fails as it starts must not keep the keeper busy)
 REFORK_PAUSE = 0.05
+#: a pid in the table shared by the master and its workers
+PID = struct.Struct("i")
 #: the file descriptors that the keepers of this process hold (listening sockets, pidfds, wake-up pipes): a query
 #: child closes all of them but its own listener
 KEEPER_FDS: set[int] = set()
@@ -529,6 +533,7 @@ class SlotChildren:
         return PID.unpack_from(self.pids, PID.size * slot)[0]
 
     def set_pid(self, slot: int, pid: int) -> None:
+        """Record the pid of the slot's child (0: none) for every process forked from this one."""
         PID.pack_into(self.pids, PID.size * slot, pid)
 
     def start(self) -> None:
@@ -553,8 +558,6 @@ class SlotChildren:
             KEEPER_FDS.update(self.wake)
             self.keeper = threading.Thread(target=self.keep, name="autokg-keeper", daemon=True)
             self.keeper.start()
-            # the children go when this object does, or at exit (they die with the keeper's thread anyway)
-            weakref.finalize(self, stop_keeper, self.owner, self.wake[1])
 
     def fork(self, slot: int) -> int:
         """Fork the slot's child from the keeper's thread; its pid."""
@@ -652,22 +655,11 @@ class SlotChildren:
 
     def stop(self) -> None:
         """Kill the children and stop the keeper (in the process that started them; elsewhere nothing happens)."""
-        keeper = self.keeper
-        if keeper is None or os.getpid() != self.owner or self.wake is None:
+        if self.keeper is None or self.wake is None or os.getpid() != self.owner or not self.keeper.is_alive():
             return
-        stop_keeper(self.owner, self.wake[1])
-        keeper.join()
+        os.write(self.wake[1], b"x")
+        self.keeper.join()
 
-
-def stop_keeper(owner: int, wake: int) -> None:
-    """Wake a keeper to stop, if this is its process and it still runs."""
-    if os.getpid() == owner:
-        with contextlib.suppress(OSError):
-            os.write(wake, b"x")
-
-
-#: a pid in the table shared by the master and its workers
-PID = struct.Struct("i")
 
 
 class Executor:

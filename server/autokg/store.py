@@ -103,12 +103,12 @@ def open_store(files: ProjectFiles) -> ox.Store:
 class PerProcess(Generic[T]):
     """A value that belongs to one process: a process forked since it was made gets a fresh one from `make`.
 
-    What a process holds (a store handle, its lock on a slot, its query children) is no use to a forked copy.
+    What a process holds (a store handle, the query slots it has taken) is no use to a forked copy.
 
-    >>> children = PerProcess(list)
-    >>> children.get().append(4242)
-    >>> children.get()
-    [4242]
+    >>> held = PerProcess(set)
+    >>> held.get().add(3)
+    >>> held.get()
+    {3}
     """
 
     def __init__(self, make: Callable[[], T]) -> None:
