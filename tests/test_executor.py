@@ -109,6 +109,36 @@ def test_the_caps_bound_a_single_pattern_in_process(store, max_rows, timeout, in
     runner.stop()
 
 
+LOOKUPS = [
+    SINGLE_PATTERN,
+    SINGLE_PATTERN + " LIMIT 2",
+    SINGLE_PATTERN + " # a closing comment",
+    "ASK { <https://w3id.org/autokg/id/ford> ?p ?o }",
+    "PREFIX akr: <https://w3id.org/autokg/id/> SELECT * WHERE { akr:nobody ?p ?o }",
+    "SELECT ?p WHERE { undeclared:ford ?p ?o }",
+]
+
+
+@pytest.mark.parametrize("media_type", list(executor_module.RESULT_FORMATS) + [None])
+@pytest.mark.parametrize("query", LOOKUPS)
+@pytest.mark.parametrize("lookup_rows", [3, 1000], ids=["past LOOKUP_ROWS", "within LOOKUP_ROWS"])
+@pytest.mark.parametrize("max_rows, max_bytes", [(100_000, 10**8), (4, 10**8), (100_000, 300)], ids=["", "row cap", "byte cap"])
+def test_a_lookup_answers_as_the_streamed_path_does(store, monkeypatch, media_type, query, lookup_rows, max_rows, max_bytes):
+    monkeypatch.setattr(executor_module, "LOOKUP_ROWS", lookup_rows)
+    job = Job(query, media_type, None, max_rows=max_rows, max_bytes=max_bytes)
+    expected = executor_module.run_job(store, job)
+    assert executor_module.run_lookup(store, job) == expected
+
+
+def test_a_short_lookup_is_serialized_in_one_call(store, monkeypatch):
+    def streamed(*args):
+        raise AssertionError("the lookup was streamed through CappedBuffer")
+
+    monkeypatch.setattr(executor_module, "CappedBuffer", streamed)
+    outcome = executor_module.run_lookup(store, Job(SINGLE_PATTERN, "application/sparql-results+json", None))
+    assert outcome.status == 200 and outcome.rows > 5 and outcome.body.count(b'"p":') == outcome.rows
+
+
 def test_the_server_keeps_the_settings_and_a_worker_rss_ceiling(tmp_path):
     from autokg import serving
 

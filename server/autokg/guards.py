@@ -26,7 +26,7 @@ def single_pattern_grammar() -> re.Pattern[str]:
     prologue = rf"(?:(?i:PREFIX){space}(?:[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*)?:{gap}{IRI}{gap}|(?i:BASE){space}{IRI}{gap})*"
     head = rf"(?:(?i:SELECT){gap}(?:\*|(?:(?>{VAR}){gap})+)|(?i:ASK)){gap}(?:(?i:WHERE){gap})?"
     pattern = rf"\{{{gap}{node}{gap}(?:{node}|a(?![\w:.\-\u00B7-\uFFFF])){gap}(?:{node}|{literal}){gap}\.?{gap}\}}"
-    return re.compile(rf"{gap}{prologue}{head}{pattern}{gap}(?:(?i:LIMIT){space}\d+{gap})?")
+    return re.compile(rf"{gap}{prologue}{head}{pattern}{gap}(?:(?i:LIMIT){space}(?P<limit>\d+){gap})?")
 
 
 SINGLE_PATTERN = single_pattern_grammar()
@@ -91,7 +91,12 @@ def check_query(text: str, allowed_services: tuple[str, ...] = ()) -> None:
             check_service(items[index + 1:], prefixes, allowed_services)
 
 
-@lru_cache(maxsize=4)  # asked twice of each query, by check_query and by the executor
+@lru_cache(maxsize=4)  # asked of each query by check_query, by the executor and by limited_to
+def single_pattern(text: str) -> re.Match[str] | None:
+    """The match of a query that is one triple pattern (see is_single_pattern) against its grammar, else None."""
+    return SINGLE_PATTERN.fullmatch(text)
+
+
 def is_single_pattern(text: str) -> bool:
     """Whether a query is one triple pattern read in index order: SELECT (variables or *) or ASK, an optional
     LIMIT, and nothing else (no DISTINCT, FILTER, path, OFFSET, ORDER BY, GRAPH, FROM or second pattern).
@@ -109,7 +114,30 @@ def is_single_pattern(text: str) -> bool:
     >>> is_single_pattern("SELECT * WHERE { ?s a/<http://ex/p>* ?o }")
     False
     """
-    return SINGLE_PATTERN.fullmatch(text) is not None
+    return single_pattern(text) is not None
+
+
+def limited_to(text: str, rows: int) -> str:
+    """A single-pattern query whose LIMIT is at most `rows`: its own when that is lower, else `rows`.
+
+    Raises ValueError when the query is not single-pattern. The LIMIT goes on a line of its own, so that a
+    comment at the end of the query cannot swallow it.
+
+    >>> limited_to("SELECT * { ?s ?p ?o } # all", 11)
+    'SELECT * { ?s ?p ?o } # all\\nLIMIT 11'
+    >>> limited_to("SELECT * { ?s ?p ?o } LIMIT 500", 11)
+    'SELECT * { ?s ?p ?o } LIMIT 11'
+    >>> limited_to("SELECT * { ?s ?p ?o } limit 5", 11)
+    'SELECT * { ?s ?p ?o } limit 5'
+    """
+    match = single_pattern(text)
+    if match is None:
+        raise ValueError("not a single-pattern query")
+    if match["limit"] is None:
+        return f"{text}\nLIMIT {rows}"
+    if int(match["limit"]) <= rows:
+        return text
+    return text[:match.start("limit")] + str(rows) + text[match.end("limit"):]
 
 
 def check_service(rest: tuple[tuple[str, str], ...], prefixes: dict[str, str], allowed: tuple[str, ...]) -> None:
