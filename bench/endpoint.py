@@ -6,7 +6,8 @@
 
 It generates synthetic data (bench/gen.py), starts each server on 127.0.0.1, measures the median latency
 of every competency query and of entity lookups (sequential requests), then the throughput of a mix of
-competency queries and of a mix of lookups with 1, 4 and 16 concurrent clients (wrk, keep-alive), and the
+competency queries and of a mix of lookups with 1, 4 and 16 concurrent clients (wrk, keep-alive; the median of
+`--runs` runs, the servers taking turns, each run on new connections), and the
 peak memory (PSS, so pages shared between forked workers count once) of each server's process tree, with
 two anchors: one Python process holding the same store in pyoxigraph's memory, and one such process doing the
 same work (the queries one at a time, then the competency mix as many at a time as autokg's query slots), whose
@@ -272,6 +273,30 @@ def anchor_memory_kib(nquads: Path) -> int:
     return workload_anchor_kib(nquads, [["SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"]], AUTOKG_TIMEOUT)[0]
 
 
+def median_rate(runs: list[tuple[float, int]]) -> tuple[float, int]:
+    """The median rate of several throughput runs, and the non-2xx responses of them all."""
+    return statistics.median(rate for rate, _ in runs), sum(errors for _, errors in runs)
+
+
+def format_rate(rate: float) -> str:
+    """Requests per second, to two decimals below 10 and whole above."""
+    return f"{rate:.2f}" if rate < 10 else f"{rate:.0f}"
+
+
+def rate_cell(runs: list[tuple[float, int]]) -> str:
+    """A table cell: the median rate, the range of the runs when there are several, and any errors.
+
+    >>> rate_cell([(12000.4, 0), (9000.0, 0), (15000.0, 2)])
+    '12000 (9000-15000; 2 errors)'
+    >>> rate_cell([(2.5, 0)])
+    '2.50'
+    """
+    rate, errors = median_rate(runs)
+    notes = [f"{format_rate(min(r for r, _ in runs))}-{format_rate(max(r for r, _ in runs))}"] if len(runs) > 1 else []
+    notes += [f"{errors} errors"] if errors else []
+    return format_rate(rate) + (f" ({'; '.join(notes)})" if notes else "")
+
+
 def ratio(rate: tuple[float, int] | None, other: tuple[float, int] | None) -> str:
     """One throughput over another, or n/a when either is missing or the other completed nothing."""
     if rate is None or other is None or not other[0]:
@@ -289,6 +314,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reps", type=int, default=11, help="sequential requests per query for the median latency")
     parser.add_argument("--duration", type=int, default=10, help="seconds per throughput run")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="throughput runs per mix, clients and server, of which the median counts: a multi-process"
+                             " server's rate depends on how wrk's connections fell to its workers, which each run draws anew")
     parser.add_argument("--lookups", type=int, default=200)
     parser.add_argument("--skip", action="append", default=[], help="a server to leave out")
     parser.add_argument("--timeout", type=float, default=30, help="client timeout per request, seconds")
@@ -349,13 +377,15 @@ def main() -> None:
             print("competency mix: " + ", ".join(mixed), file=sys.stderr, flush=True)
             mixes["competency mix"] = [competency[name] for name in mixed]
         mixes = {name: mix for name, mix in mixes.items() if mix}
-        throughput: dict[tuple[str, str, int], tuple[float, int]] = {}
+        throughput: dict[tuple[str, str, int], list[tuple[float, int]]] = {}
         for mix_name, mix in mixes.items():
             for clients in (1, 4, 16):
-                for server in servers:
-                    throughput[(mix_name, server.name, clients)] = wrk_throughput(server.url, mix, clients, args.duration)
-                    server.wait_idle()
-                    print(f"throughput {server.name:<16} {mix_name} x{clients}: {throughput[(mix_name, server.name, clients)]}", file=sys.stderr, flush=True)
+                for _run in range(args.runs):
+                    for server in servers:
+                        result = wrk_throughput(server.url, mix, clients, args.duration)
+                        throughput.setdefault((mix_name, server.name, clients), []).append(result)
+                        server.wait_idle()
+                        print(f"throughput {server.name:<16} {mix_name} x{clients}: {result}", file=sys.stderr, flush=True)
     finally:
         stop_sampling.set()
         sampler.join(timeout=2)
@@ -387,8 +417,9 @@ def main() -> None:
     print("|" + "---|" * (len(servers) + 4))
     for mix_name in mixes:
         for clients in (1, 4, 16):
-            rates = {s.name: throughput[(mix_name, s.name, clients)] for s in servers}
-            cells = " | ".join((f"{r:.2f}" if r < 10 else f"{r:.0f}") + (f" ({e} errors)" if e else "") for r, e in rates.values())
+            runs = {s.name: throughput[(mix_name, s.name, clients)] for s in servers}
+            rates = {name: median_rate(results) for name, results in runs.items()}
+            cells = " | ".join(rate_cell(results) for results in runs.values())
             ratios = [ratio(rates.get("autokg"), rates.get(other)) for other in ("oxigraph", "rdflib-endpoint")]
             print(f"| {mix_name} | {clients} | {cells} | {ratios[0]} | {ratios[1]} |")
     print("\n| server | peak PSS of all its processes (MiB) | ratio to the anchor | ratio to the same work in one process |")

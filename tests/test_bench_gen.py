@@ -1,7 +1,9 @@
-"""The synthetic data generator of the benchmarks: deterministic, and its data conforms to the shapes."""
+"""The benchmarks' code: the synthetic data generator is deterministic and its data conforms to the shapes; the
+endpoint benchmark's examples hold."""
 
 from __future__ import annotations
 
+import doctest
 import sys
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from rdflib import Graph
 from autokg.config import project_files
 
 sys.path.insert(0, str(project_files().root / "bench"))
+import endpoint  # noqa: E402
 import gen  # noqa: E402
 
 from autokg.shortcuts import RULES, shortcut_query  # noqa: E402
@@ -58,3 +61,8 @@ def test_shortcuts_derived_batch_by_batch_are_those_of_the_whole(tmp_path: Path)
     expected = {ox.Triple(t.subject, t.predicate, t.object) for prop in RULES for t in whole.query(shortcut_query(prop))}
     assert {ox.Triple(q.subject, q.predicate, q.object) for q in streamed.quads_for_pattern(None, None, None, shortcuts)} == expected
     assert len(expected) > 1000
+
+
+def test_the_endpoint_benchmark_examples_hold():
+    results = doctest.testmod(endpoint)
+    assert results.attempted > 0 and results.failed == 0
