@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ def start(port: int, log: Path) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "autokg.cli", "serve", "--port", str(port), "--workers", "2", "--query-slots", "2", "--timeout", "20"],
         stdout=log.open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True,  # a group of its own, so that the teardown can reach the workers too
     )
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -32,7 +34,7 @@ def start(port: int, log: Path) -> subprocess.Popen:
             return process
         except OSError:
             time.sleep(0.2)
-    process.kill()
+    os.killpg(process.pid, signal.SIGKILL)
     raise RuntimeError(log.read_text())
 
 
@@ -69,8 +71,13 @@ def server(tmp_path):
     process = start(port, tmp_path / "server.log")
     yield port, process
     if process.poll() is None:
-        process.kill()
-        process.wait()
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=30)
+    # granian's workers outlive a master that was killed: they went on serving on their port after the tests
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def test_sigterm_finishes_requests_in_flight(server):
