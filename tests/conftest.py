@@ -62,6 +62,25 @@ def client(app):
     return app.test_client()
 
 
+def gone(pid: int) -> bool:
+    """Whether a process has ended (a zombie that no one reaped has ended too)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def still_running(pids: list[int], within: float = 5.0) -> list[int]:
+    """The processes among `pids` that have not ended after waiting up to `within` seconds for them all."""
+    import time
+
+    deadline = time.monotonic() + within
+    while not all(map(gone, pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in pids if not gone(pid)]
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""
     import socket

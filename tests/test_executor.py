@@ -19,6 +19,7 @@ import pytest
 
 from autokg import executor as executor_module
 from autokg.executor import Executor, Job, private_bytes
+from conftest import still_running
 
 SCAN = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 
@@ -425,23 +426,11 @@ os._exit(0)  # no clean-up: the children must go on their own
 """
 
 
-def gone(pid: int) -> bool:
-    """Whether a process has ended (a zombie that no one reaped has ended too)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-
-
 def test_query_children_die_with_the_process_that_started_them():
     ran = subprocess.run([sys.executable, "-c", CHILDREN_THEN_EXIT], capture_output=True, text=True, timeout=60, check=True)
     pids = [int(pid) for pid in ran.stdout.split()]
     assert len(pids) == 2
-    deadline = time.monotonic() + 5
-    while not all(map(gone, pids)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert all(map(gone, pids)), "a query child outlived the server"
+    assert still_running(pids) == [], "a query child outlived the server"
 
 
 FREED_BLOCK_KEPT = """

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port
+from conftest import free_port, still_running
 
 SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f }"  # about 2 s on the shipped data
 
@@ -74,7 +74,7 @@ def server(tmp_path):
         process.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=30)
-    # granian's workers outlive a master that was killed: they went on serving on their port after the tests
+    # whatever a failing test left behind, workers included, must not serve on its port after the suite
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
@@ -124,6 +124,19 @@ def test_a_killed_query_child_is_replaced(server):
         time.sleep(0.2)
     assert len(set(children(process.pid, query_children=True)) - set(before)) == 2
     assert [get(port, query)[0] for _ in range(4)] == [200] * 4
+
+
+def test_the_workers_and_query_children_end_with_a_killed_master(server):
+    port, process = server
+    assert get(port, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")[0] == 200
+    deadline = time.time() + 20
+    while time.time() < deadline and (len(children(process.pid)) < 2 or len(children(process.pid, query_children=True)) < 2):
+        time.sleep(0.2)
+    left = children(process.pid) + children(process.pid, query_children=True)
+    assert len(left) == 4
+    process.kill()  # as the OOM killer would: the master cannot stop them itself
+    process.wait()
+    assert still_running(left, within=15) == [], "a worker or query child outlived its master"
 
 
 def test_several_servers_share_one_disk_store_and_stop_cleanly():

@@ -230,18 +230,17 @@ LOOKUP_ROWS = 1000
 def run_lookup(store: Queryable, job: Job) -> Outcome:
     """Run a single-pattern job with a LIMIT just past LOOKUP_ROWS (or the row cap) and serialize it in one call.
 
-    The LIMIT bounds what the one call can build; an answer that reaches it, or a query that fails, is run
-    again by `run_job`, which streams it under the caps and words the error. Raises ValueError when the
-    query is not single-pattern.
+    The LIMIT bounds what the one call can build; an answer that reaches it, a query that fails (or is not
+    single-pattern), and a request that accepts no result format are handed to `run_job`, which streams the
+    answer under the caps and words the error.
     """
     fmt = RESULT_FORMATS.get(job.result_type or "")
-    rows = min(LOOKUP_ROWS, job.max_rows)
     if fmt is None:
         return run_job(store, job)
+    rows = min(LOOKUP_ROWS, job.max_rows)
     try:
+        # a single pattern is a SELECT or an ASK: its results are solutions or a boolean
         results = store.query(limited_to(job.query, rows + 1), **dataset_arguments(job))
-        if not isinstance(results, (ox.QuerySolutions, ox.QueryBoolean)):
-            return run_job(store, job)
         body = results.serialize(format=fmt)
     except (SyntaxError, OSError, ValueError, RuntimeError):
         return run_job(store, job)
@@ -395,7 +394,6 @@ def same_user(sock: socket.socket) -> bool:
     return uid == os.getuid()
 
 
-
 def serve_jobs(store: Queryable, listener: socket.socket) -> None:
     """Answer one job per connection, until the child holds too much memory of its own (then it ends, and the
     keeper forks a fresh one for the slot)."""
@@ -427,12 +425,34 @@ PR_SET_NAME = 15
 CHILD_NAME = b"autokg-query"
 
 
+def die_with_parent(parent: int, sig: int) -> None:
+    """Have the kernel send `sig` to this forked process when the thread that forked it ends, even by SIGKILL;
+    end at once if the parent (pid `parent`) is already gone."""
+    LIBC.prctl(PR_SET_PDEATHSIG, sig)
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def end_forks_with_this_process(sig: int) -> None:
+    """Have every process forked from this one from now on get `sig` when the thread that forked it ends
+    (see die_with_parent); the processes they fork in turn are left alone."""
+    parent = os.getpid()
+    forker = [parent]  # which process is forking: a hook registered here also runs in the forked processes' forks
+
+    def note_forker() -> None:
+        forker[0] = os.getpid()
+
+    def in_child() -> None:
+        if forker[0] == parent:
+            die_with_parent(parent, sig)
+
+    os.register_at_fork(before=note_forker, after_in_child=in_child)
+
+
 def child_loop(store: Queryable, listener: socket.socket, parent: int) -> None:
     """Serve jobs in a thread of this child, so that they allocate from a malloc arena of their own."""
     # killed with the thread that forked it (the keeper), so that no child outlives the server
-    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:
-        os._exit(0)
+    die_with_parent(parent, signal.SIGKILL)
     LIBC.prctl(PR_SET_NAME, CHILD_NAME)  # what ps and /proc/PID/comm show, to tell it from a worker
     # a query child ends only by SIGKILL, from the keeper or from the worker whose query overran its time
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -719,7 +739,6 @@ class SlotChildren:
             return
         os.write(self.wake[1], b"x")
         self.keeper.join()
-
 
 
 class Executor:

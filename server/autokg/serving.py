@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import signal
 import sys
 from collections.abc import Mapping
 
@@ -20,7 +21,7 @@ from granian.log import LogLevels  # noqa: E402
 from granian.server import Server  # noqa: E402
 
 from autokg.app import create_app  # noqa: E402
-from autokg.executor import map_large_blocks, memory_bytes  # noqa: E402
+from autokg.executor import end_forks_with_this_process, map_large_blocks, memory_bytes  # noqa: E402
 
 MIB = 1024 * 1024
 
@@ -69,4 +70,8 @@ def build_server(settings: Mapping[str, object]) -> tuple[Server, Flask]:
 def serve(settings: Mapping[str, object]) -> None:
     """Run the endpoint until SIGTERM or SIGINT (requests in flight are finished first)."""
     server, app = build_server(settings)
+    # granian forks and respawns its workers from the main thread, but does not end them when that thread dies: a
+    # master killed outright left them serving on its port without query children. SIGTERM lets them finish
+    # their requests.
+    end_forks_with_this_process(signal.SIGTERM)
     server.serve(target_loader=lambda *args, **kwargs: app)
