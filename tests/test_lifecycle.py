@@ -152,5 +152,6 @@ def test_several_servers_share_one_disk_store_and_stop_cleanly():
     dist = Path(__file__).parents[1] / "dist"
     for log in ("disk-a.log", "disk-b.log"):
         text = (dist / log).read_text()
-        # a RocksDB handle freed in the interpreter's teardown used to crash workers here
-        assert "Unexpected exit" not in text and "shutdown completed" in text
+        # a RocksDB handle freed in the interpreter's teardown used to crash workers here; granian logs such a
+        # worker as stopped, and the fault handler that `serve` enables writes the crash
+        assert "Unexpected exit" not in text and "Fatal Python error" not in text and "shutdown completed" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import logging
 import os
@@ -69,6 +70,9 @@ def build_server(settings: Mapping[str, object]) -> tuple[Server, Flask]:
 
 def serve(settings: Mapping[str, object]) -> None:
     """Run the endpoint until SIGTERM or SIGINT (requests in flight are finished first)."""
+    # a crash in the store's native code, in any process of the server, leaves its Python stack in the log:
+    # granian reports a worker that died in its shutdown as stopped, signal or not
+    faulthandler.enable()
     server, app = build_server(settings)
     # granian forks and respawns its workers from the main thread, but does not end them when that thread dies: a
     # master killed outright left them serving on its port without query children. SIGTERM lets them finish
