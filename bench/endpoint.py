@@ -316,7 +316,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per throughput run")
     parser.add_argument("--runs", type=int, default=3,
                         help="throughput runs per mix, clients and server, of which the median counts: a multi-process"
-                             " server's rate depends on how wrk's connections fell to its workers, which each run draws anew")
+                             " server's rate varies from run to run, as the kernel hashes wrk's connections to its workers"
+                             " (all on one worker halves it) and places their threads on the cores anew")
     parser.add_argument("--lookups", type=int, default=200)
     parser.add_argument("--skip", action="append", default=[], help="a server to leave out")
     parser.add_argument("--timeout", type=float, default=30, help="client timeout per request, seconds")
