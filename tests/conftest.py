@@ -71,13 +71,21 @@ def gone(pid: int) -> bool:
         return True
 
 
-def still_running(pids: list[int], within: float = 5.0) -> list[int]:
-    """The processes among `pids` that have not ended after waiting up to `within` seconds for them all."""
+def wait_until(condition, within: float, every: float = 0.05) -> bool:
+    """Whether `condition()` came true within `within` seconds, asked every `every` seconds."""
     import time
 
     deadline = time.monotonic() + within
-    while not all(map(gone, pids)) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(every)
+    return True
+
+
+def still_running(pids: list[int], within: float = 5.0) -> list[int]:
+    """The processes among `pids` that have not ended after waiting up to `within` seconds for them all."""
+    wait_until(lambda: all(map(gone, pids)), within)
     return [pid for pid in pids if not gone(pid)]
 
 

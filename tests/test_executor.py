@@ -19,7 +19,7 @@ import pytest
 
 from autokg import executor as executor_module
 from autokg.executor import Executor, Job, private_bytes
-from conftest import still_running
+from conftest import still_running, wait_until
 
 SCAN = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 
@@ -33,13 +33,13 @@ def store(files):
 
 def child_pid(runner: Executor, slot: int = 0, other_than: int = 0, within: float = 5.0) -> int:
     """The pid of the slot's query child, once there is one other than `other_than`; 0 if none came in time."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        pid = runner.children.pid(slot)
-        if pid not in (0, other_than):
-            return pid
-        time.sleep(0.01)
-    return 0
+    seen = [0]
+
+    def another() -> bool:
+        seen[0] = runner.children.pid(slot)
+        return seen[0] not in (0, other_than)
+
+    return seen[0] if wait_until(another, within, every=0.01) else 0
 
 
 def growing_memory():

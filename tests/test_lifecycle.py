@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, still_running
+from autokg.executor import CHILD_NAME
+from conftest import free_port, still_running, wait_until
 
 SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f }"  # about 2 s on the shipped data
 
@@ -60,7 +61,7 @@ def children(pid: int, query_children: bool = False) -> list[int]:
 
 def is_query_child(pid: int) -> bool:
     try:
-        return Path(f"/proc/{pid}/comm").read_text().strip() == "autokg-query"
+        return Path(f"/proc/{pid}/comm").read_bytes().strip() == CHILD_NAME
     except OSError:
         return False
 
@@ -95,15 +96,11 @@ def test_sigterm_finishes_requests_in_flight(server):
 def test_a_killed_worker_is_replaced(server):
     port, process = server
     assert get(port, "ASK { ?s ?p ?o }")[0] == 200
-    deadline = time.time() + 20
-    while time.time() < deadline and len(children(process.pid)) < 2:
-        time.sleep(0.2)
+    wait_until(lambda: len(children(process.pid)) == 2, 20)
     workers = children(process.pid)
     assert len(workers) == 2
     os.kill(workers[0], signal.SIGKILL)
-    deadline = time.time() + 20
-    while time.time() < deadline and (len(children(process.pid)) < 2 or workers[0] in children(process.pid)):
-        time.sleep(0.2)
+    wait_until(lambda: len(children(process.pid)) == 2 and workers[0] not in children(process.pid), 20)
     assert len(children(process.pid)) == 2 and workers[0] not in children(process.pid)
     assert [get(port, "ASK { ?s ?p ?o }")[0] for _ in range(6)] == [200] * 6
 
@@ -112,26 +109,19 @@ def test_a_killed_query_child_is_replaced(server):
     port, process = server
     query = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
     assert get(port, query)[0] == 200
-    deadline = time.time() + 20
-    while time.time() < deadline and len(children(process.pid, query_children=True)) < 2:
-        time.sleep(0.2)
+    wait_until(lambda: len(children(process.pid, query_children=True)) == 2, 20)
     before = children(process.pid, query_children=True)
     assert len(before) == 2, "one query child per slot, forked by the master"
     for pid in before:
         os.kill(pid, signal.SIGKILL)
-    deadline = time.time() + 20
-    while time.time() < deadline and len(set(children(process.pid, query_children=True)) - set(before)) < 2:
-        time.sleep(0.2)
-    assert len(set(children(process.pid, query_children=True)) - set(before)) == 2
+    assert wait_until(lambda: len(set(children(process.pid, query_children=True)) - set(before)) == 2, 20)
     assert [get(port, query)[0] for _ in range(4)] == [200] * 4
 
 
 def test_the_workers_and_query_children_end_with_a_killed_master(server):
     port, process = server
     assert get(port, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")[0] == 200
-    deadline = time.time() + 20
-    while time.time() < deadline and (len(children(process.pid)) < 2 or len(children(process.pid, query_children=True)) < 2):
-        time.sleep(0.2)
+    wait_until(lambda: len(children(process.pid)) == 2 and len(children(process.pid, query_children=True)) == 2, 20)
     left = children(process.pid) + children(process.pid, query_children=True)
     assert len(left) == 4
     process.kill()  # as the OOM killer would: the master cannot stop them itself
