@@ -40,6 +40,7 @@ from autokg.backend import RemoteStore
 from autokg.config import SERVER_DEFAULTS
 from autokg.errors import AutokgError
 from autokg.guards import is_single_pattern, limited_to
+from autokg.lookups import answer_lookup, parse_lookup
 from autokg.querying import Queryable
 from autokg.store import PerProcess
 
@@ -230,6 +231,9 @@ LOOKUP_ROWS = 1000
 def run_lookup(store: Queryable, job: Job) -> Outcome:
     """Run a single-pattern job with a LIMIT just past LOOKUP_ROWS (or the row cap) and serialize it in one call.
 
+    A JSON answer over the union of the graphs comes straight from the quad index when the query is in the
+    subset that `lookups` reads; any other goes through `Store.query`.
+
     The LIMIT bounds what the one call can build; an answer that reaches it, a query that fails (or is not
     single-pattern), and a request that accepts no result format are handed to `run_job`, which streams the
     answer under the caps and words the error.
@@ -238,16 +242,18 @@ def run_lookup(store: Queryable, job: Job) -> Outcome:
     if fmt is None:
         return run_job(store, job)
     rows = min(LOOKUP_ROWS, job.max_rows)
-    try:
-        # a single pattern is a SELECT or an ASK: its results are solutions or a boolean
-        results = store.query(limited_to(job.query, rows + 1), **dataset_arguments(job))
-        body = results.serialize(format=fmt)
-    except (SyntaxError, OSError, ValueError, RuntimeError):
-        return run_job(store, job)
-    if isinstance(results, ox.QueryBoolean):
-        count = 1
+    lookup = parse_lookup(job.query) if fmt == ox.QueryResultsFormat.JSON and not (job.default_graphs or job.named_graphs) else None
+    answer = answer_lookup(store, lookup, rows) if lookup is not None else None  # type: ignore[arg-type]
+    if answer is not None:
+        body, count = answer
     else:
-        count = sum(map(body.count, ROW_MARKERS[fmt])) - header_lines(fmt)
+        try:
+            # a single pattern is a SELECT or an ASK: its results are solutions or a boolean
+            results = store.query(limited_to(job.query, rows + 1), **dataset_arguments(job))
+            body = results.serialize(format=fmt)
+        except (SyntaxError, OSError, ValueError, RuntimeError):
+            return run_job(store, job)
+        count = 1 if isinstance(results, ox.QueryBoolean) else sum(map(body.count, ROW_MARKERS[fmt])) - header_lines(fmt)
         if count > rows:
             return run_job(store, job)
     if len(body) > job.max_bytes:

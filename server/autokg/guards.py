@@ -18,15 +18,18 @@ TOKEN = re.compile(rf"(?P<string>{STRING})|(?P<iri>{IRI})|(?P<comment>{COMMENT})
 
 
 def single_pattern_grammar() -> re.Pattern[str]:
-    """The whole text of a query that is one triple pattern (see is_single_pattern), as one regular expression."""
+    """The whole text of a query that is one triple pattern (see is_single_pattern), as one regular expression.
+
+    Its groups: the prologue, the head (SELECT and its variables, or ASK), the three terms and the LIMIT.
+    """
     gap, space = rf"(?:\s|{COMMENT})*", rf"(?:\s|{COMMENT})+"
     # atomic groups: a term is read whole, as the tokenizer reads it, never backtracked into two
     node = rf"(?>{VAR}|{IRI}|(?!_:)(?:{PNAME}))"  # not a blank node, which would be a pattern of its own
     literal = rf"(?>{STRING})(?>@{WORD}(?:-{WORD})*|\^\^(?:{IRI}|{PNAME}))?"
     prologue = rf"(?:(?i:PREFIX){space}(?:[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*)?:{gap}{IRI}{gap}|(?i:BASE){space}{IRI}{gap})*"
     head = rf"(?:(?i:SELECT){gap}(?:\*|(?:(?>{VAR}){gap})+)|(?i:ASK)){gap}(?:(?i:WHERE){gap})?"
-    pattern = rf"\{{{gap}{node}{gap}(?:{node}|a(?![\w:.\-\u00B7-\uFFFF])){gap}(?:{node}|{literal}){gap}\.?{gap}\}}"
-    return re.compile(rf"{gap}{prologue}{head}{pattern}{gap}(?:(?i:LIMIT){space}(?P<limit>\d+){gap})?")
+    pattern = rf"\{{{gap}(?P<s>{node}){gap}(?P<p>{node}|a(?![\w:.\-\u00B7-\uFFFF])){gap}(?P<o>{node}|{literal}){gap}\.?{gap}\}}"
+    return re.compile(rf"{gap}(?P<prologue>{prologue})(?P<head>{head}){pattern}{gap}(?:(?i:LIMIT){space}(?P<limit>\d+){gap})?")
 
 
 SINGLE_PATTERN = single_pattern_grammar()
