@@ -131,6 +131,22 @@ def test_a_lookup_answers_as_the_streamed_path_does(store, monkeypatch, media_ty
     assert executor_module.run_lookup(store, job) == expected
 
 
+def test_a_store_error_in_a_lookup_is_worded_as_in_the_streamed_path(store):
+    class Failing:
+        """A store whose reads fail, as an on-disk store does when its files cannot be read."""
+
+        def quads_for_pattern(self, *args):
+            raise OSError("read error")
+
+        def query(self, *args, **kwargs):
+            raise OSError("read error")
+
+    job = Job(SINGLE_PATTERN, "application/sparql-results+json", None)
+    outcome = executor_module.run_lookup(Failing(), job)
+    assert outcome == executor_module.run_job(Failing(), job)
+    assert outcome.status == 400 and b"read error" in outcome.body
+
+
 def test_a_short_lookup_is_serialized_in_one_call(store, monkeypatch):
     def streamed(*args):
         raise AssertionError("the lookup was streamed through CappedBuffer")

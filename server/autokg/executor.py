@@ -243,7 +243,10 @@ def run_lookup(store: Queryable, job: Job) -> Outcome:
         return run_job(store, job)
     rows = min(LOOKUP_ROWS, job.max_rows)
     lookup = parse_lookup(job.query) if fmt == ox.QueryResultsFormat.JSON and not (job.default_graphs or job.named_graphs) else None
-    answer = answer_lookup(store, lookup, rows) if lookup is not None else None  # type: ignore[arg-type]
+    try:
+        answer = answer_lookup(store, lookup, rows) if lookup is not None else None  # type: ignore[arg-type]
+    except (OSError, ValueError, RuntimeError):
+        answer = None  # the path below words the store's error
     if answer is not None:
         body, count = answer
     else:

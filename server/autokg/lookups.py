@@ -169,7 +169,8 @@ def answer_lookup(store: ox.Store, lookup: Lookup, max_rows: int) -> tuple[bytes
     """The JSON answer to a lookup over the union of the store's graphs, and its row count.
 
     None when it has more than `max_rows` rows, or a term that is not written here; the caller then asks
-    `Store.query`, which streams the answer under the caps and writes every kind of term.
+    `Store.query`, which streams the answer under the caps and writes every kind of term. Raises what
+    `quads_for_pattern` raises (OSError when an on-disk store cannot be read).
     """
     wanted = max_rows + 1 if lookup.limit is None else min(lookup.limit, max_rows + 1)
     subject, predicate, object_ = (None if isinstance(term, str) else term for term in lookup.pattern)
