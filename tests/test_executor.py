@@ -131,7 +131,7 @@ def test_a_lookup_answers_as_the_streamed_path_does(store, monkeypatch, media_ty
     assert executor_module.run_lookup(store, job) == expected
 
 
-def test_a_store_error_in_a_lookup_is_worded_as_in_the_streamed_path(store):
+def test_a_store_error_in_a_lookup_is_worded_as_in_the_streamed_path():
     class Failing:
         """A store whose reads fail, as an on-disk store does when its files cannot be read."""
 

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import pyoxigraph as ox
 
-from autokg.guards import TOKEN, single_pattern
+from autokg.guards import TOKEN, VAR, single_pattern
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
@@ -32,10 +32,10 @@ XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 PLAIN_NAME = re.compile(r"((?:[A-Za-z](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_\-])?)?):([A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_\-])?)?")
 #: a variable name read here (SPARQL's own rules, for names outside ASCII, are left to Oxigraph)
 PLAIN_VARIABLE = re.compile(r"[A-Za-z0-9_]+")
-#: a variable's name in the head of a SELECT (its grammar in `guards`)
-HEAD_VARIABLE = re.compile(r"[?$]([A-Za-z0-9_\u00B7-\uFFFF]+)")
-#: a string literal read here: one line, no escapes, no language tag or datatype
-PLAIN_STRING = re.compile(r"'([^'\\\n\r]*)'|\"([^\"\\\n\r]*)\"")
+#: a variable in the head of a SELECT
+HEAD_VARIABLE = re.compile(VAR)
+#: a string literal read here: one line, no language tag or datatype (parse_lookup refuses any escape)
+PLAIN_STRING = re.compile(r"'([^'\n\r]*)'|\"([^\"\n\r]*)\"")
 #: a JSON string as Oxigraph writes it: non-ASCII characters as they are, quotes, backslashes and control
 #: characters escaped
 QUOTE: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
@@ -87,7 +87,7 @@ def parse_lookup(text: str) -> Lookup | None:
     elif "*" in head:
         variables = tuple(sorted(pattern_variables))
     else:
-        variables = tuple(HEAD_VARIABLE.findall(head))
+        variables = tuple(variable[1:] for variable in HEAD_VARIABLE.findall(head))
         if len(set(variables)) != len(variables):
             return None  # Oxigraph refuses it, and says why
     if not all(PLAIN_VARIABLE.fullmatch(name) for name in (*pattern_variables, *variables)):
@@ -97,19 +97,18 @@ def parse_lookup(text: str) -> Lookup | None:
 
 
 def declared_prefixes(prologue: str) -> dict[str, str] | None:
-    """The prefixes a prologue declares, or None if it has a BASE or declares a prefix twice."""
+    """The prefixes a prologue declares, or None if it has a BASE, declares a prefix twice, or declares one that
+    is not a plain name of an absolute IRI."""
     if not prologue:
         return {}
-    tokens = [(token.lastgroup, token.group()) for token in TOKEN.finditer(prologue) if token.lastgroup != "comment"]
+    tokens = [token.group() for token in TOKEN.finditer(prologue) if token.lastgroup != "comment"]
+    if any(token.upper() == "BASE" for token in tokens):
+        return None
     prefixes: dict[str, str] = {}
-    for index in range(0, len(tokens), 3):
-        keyword, name, iri = tokens[index:index + 3] if index + 3 <= len(tokens) else (("", ""),) * 3
-        if keyword[1].upper() != "PREFIX" or iri[0] != "iri" or not name[1].endswith(":"):
+    for _prefix_keyword, name, iri in zip(*[iter(tokens)] * 3):  # the grammar left only PREFIX name: <iri>
+        if name[:-1] in prefixes or not PLAIN_NAME.fullmatch(name) or named_node(iri[1:-1]) is None:
             return None
-        prefix = name[1][:-1]
-        if prefix in prefixes or not PLAIN_NAME.fullmatch(name[1]) or named_node(iri[1][1:-1]) is None:
-            return None
-        prefixes[prefix] = iri[1][1:-1]
+        prefixes[name[:-1]] = iri[1:-1]
     return prefixes
 
 
@@ -133,9 +132,7 @@ def read_term(text: str, prefixes: dict[str, str]) -> Term | str | None:
 
 
 def named_node(iri: str) -> ox.NamedNode | None:
-    """The NamedNode of an absolute IRI written without escapes, else None (Oxigraph words the error)."""
-    if "\\" in iri:
-        return None
+    """The NamedNode of an absolute IRI, else None (Oxigraph words the error)."""
     try:
         return ox.NamedNode(iri)
     except ValueError:
@@ -148,21 +145,18 @@ def term_json(term: object) -> str | None:
     >>> term_json(ox.Literal("Ford", language="en"))
     '{"type":"literal","value":"Ford","xml:lang":"en"}'
     """
-    kind = type(term)
-    if kind is ox.NamedNode:
-        return '{"type":"uri","value":' + QUOTE(term.value) + "}"  # type: ignore[attr-defined]
-    if kind is ox.Literal:
-        if term.direction is not None:  # type: ignore[attr-defined]
-            return None
-        if term.language is not None:  # type: ignore[attr-defined]
-            return '{"type":"literal","value":' + QUOTE(term.value) + ',"xml:lang":' + QUOTE(term.language) + "}"  # type: ignore[attr-defined]
-        datatype = term.datatype.value  # type: ignore[attr-defined]
-        if datatype == XSD_STRING:
-            return '{"type":"literal","value":' + QUOTE(term.value) + "}"  # type: ignore[attr-defined]
-        return '{"type":"literal","value":' + QUOTE(term.value) + ',"datatype":' + QUOTE(datatype) + "}"  # type: ignore[attr-defined]
-    if kind is ox.BlankNode:
-        return '{"type":"bnode","value":' + QUOTE(term.value) + "}"  # type: ignore[attr-defined]
-    return None
+    if isinstance(term, ox.NamedNode):
+        return '{"type":"uri","value":' + QUOTE(term.value) + "}"
+    if isinstance(term, ox.BlankNode):
+        return '{"type":"bnode","value":' + QUOTE(term.value) + "}"
+    if not isinstance(term, ox.Literal) or term.direction is not None:
+        return None
+    written = '{"type":"literal","value":' + QUOTE(term.value)
+    if term.language is not None:
+        return written + ',"xml:lang":' + QUOTE(term.language) + "}"
+    if term.datatype.value == XSD_STRING:
+        return written + "}"
+    return written + ',"datatype":' + QUOTE(term.datatype.value) + "}"
 
 
 def answer_lookup(store: ox.Store, lookup: Lookup, max_rows: int) -> tuple[bytes, int] | None:
@@ -176,7 +170,7 @@ def answer_lookup(store: ox.Store, lookup: Lookup, max_rows: int) -> tuple[bytes
     subject, predicate, object_ = (None if isinstance(term, str) else term for term in lookup.pattern)
     quads = store.quads_for_pattern(subject, predicate, object_, None)
     if lookup.ask:
-        found = wanted > 0 and next(iter(quads), None) is not None
+        found = wanted > 0 and next(quads, None) is not None
         return b'{"head":{},"boolean":' + (b"true" if found else b"false") + b"}", 1
     positions = {term: index for index, term in enumerate(lookup.pattern) if isinstance(term, str)}
     # each binding, "name":term, in the order of the head; a projected variable the pattern lacks stays unbound
