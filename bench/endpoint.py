@@ -180,6 +180,16 @@ def request_time(url: str, query: str, timeout: float) -> tuple[float, int]:
     return time.perf_counter() - started, status
 
 
+def synthetic_dataset(triples: int, seed: int) -> Path:
+    """The N-Quads file of synthetic data of this size and seed, generated on first use (bench/gen.py)."""
+    workdir = HERE / "data" / f"synthetic-{triples}-{seed}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    nquads = workdir / "data.nq"
+    if not nquads.exists():
+        gen.write_dataset(gen.batches(triples, seed), nquads)
+    return nquads
+
+
 def competency_queries() -> dict[str, str]:
     """The competency SELECT queries (parameters left open), federated ones left out."""
     catalog = load_catalog(ROOT / "queries")
@@ -327,11 +337,8 @@ def main() -> None:
                              " (at 1M, a mix with 30 s queries completes no request in a short run)")
     args = parser.parse_args()
 
-    workdir = HERE / "data" / f"synthetic-{args.triples}-{args.seed}"
-    workdir.mkdir(parents=True, exist_ok=True)
-    nquads = workdir / "data.nq"
-    if not nquads.exists():
-        gen.write_dataset(gen.batches(args.triples, args.seed), nquads)
+    nquads = synthetic_dataset(args.triples, args.seed)
+    workdir = nquads.parent
     quads = sum(1 for _ in nquads.open())
     competency, lookups = workloads(nquads, args.lookups, args.seed)
     if args.lookups_only:

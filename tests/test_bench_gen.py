@@ -1,5 +1,5 @@
 """The benchmarks' code: the synthetic data generator is deterministic and its data conforms to the shapes; the
-endpoint benchmark's examples hold."""
+endpoint benchmark's examples hold; the query memory benchmark tells an answered query from a stopped one."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from autokg.config import project_files
 sys.path.insert(0, str(project_files().root / "bench"))
 import endpoint  # noqa: E402
 import gen  # noqa: E402
+import query_memory  # noqa: E402
 
 from autokg.shortcuts import RULES, shortcut_query  # noqa: E402
 from autokg.validation import validate_graph  # noqa: E402
@@ -66,3 +67,19 @@ def test_shortcuts_derived_batch_by_batch_are_those_of_the_whole(tmp_path: Path)
 def test_the_endpoint_benchmark_examples_hold():
     results = doctest.testmod(endpoint)
     assert results.attempted > 0 and results.failed == 0
+
+
+def test_the_query_memory_benchmark_examples_hold():
+    results = doctest.testmod(query_memory)
+    assert results.attempted > 0 and results.failed == 0
+
+
+def test_query_memory_tells_answered_from_stopped_queries():
+    store = ox.Store()
+    store.bulk_load("\n".join(gen.generate(3000, seed=2)).encode(), format=ox.RdfFormat.N_TRIPLES)
+    # a quick query reports both its lines at once: the outcome must not wait for the timeout
+    outcome, start, peak, private = query_memory.measure(store, "SELECT * WHERE { ?s ?p ?o } LIMIT 1", timeout=20)
+    assert outcome == "answered" and 0 < start <= peak and private > 0
+    cross = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+    assert query_memory.measure(store, cross, timeout=0.5)[0] == "stopped"
+    assert query_memory.measure(store, "SELECT * WHERE { ?s ?p }", timeout=20)[0] == "failed"
