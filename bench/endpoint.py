@@ -243,9 +243,13 @@ for line in sys.stdin:
 """
 
 
-def peak_rss_kib(pid: int) -> int:
-    """The peak RSS (VmHWM) of a live process, in KiB."""
-    return int(re.search(r"^VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M).group(1))
+def status_kib(pid: int | str, field: str) -> int:
+    """A figure in KiB from /proc/<pid>/status of a live process (VmRSS, VmHWM: its peak RSS, ...).
+
+    >>> status_kib("self", "VmHWM") >= status_kib("self", "VmRSS") > 0
+    True
+    """
+    return int(re.search(rf"^{field}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M).group(1))
 
 
 def workload_anchor_kib(nquads: Path, batches: list[list[str]], timeout: float) -> tuple[int, int]:
@@ -271,7 +275,7 @@ def workload_anchor_kib(nquads: Path, batches: list[list[str]], timeout: float) 
                     break
                 if process.stdout.readline().strip() != "done":
                     raise RuntimeError("the workload anchor failed on a query")
-            peak = max(peak, peak_rss_kib(process.pid))
+            peak = max(peak, status_kib(process.pid, "VmHWM"))
         finally:
             process.kill()
             process.wait()

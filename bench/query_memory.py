@@ -34,38 +34,42 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import endpoint  # noqa: E402
 
 
-def status_kib(pid: int | str, field: str) -> int:
-    """A figure in KiB from /proc/<pid>/status (VmRSS, VmHWM, ...).
+def private_kib(pid: int | str) -> int:
+    """The private dirty memory of a live process, in KiB: pages it wrote that no other process shares.
 
-    >>> status_kib("self", "VmRSS") > 0
+    >>> private_kib("self") > 0
     True
     """
-    return int(re.search(rf"^{field}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M).group(1))
-
-
-def private_kib(pid: int | str) -> int:
-    """The private dirty memory of a process, in KiB: pages it wrote that no other process shares."""
     return int(re.search(r"^Private_Dirty:\s+(\d+) kB", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M).group(1))
 
 
 def evaluate_in_child(store: ox.Store, query: str, report: int, proceed: int) -> None:
     """The forked child's part: report its RSS, evaluate, hand freed heap back, report the outcome, then wait to
-    be measured and exit."""
+    be measured and exit (it never returns into its parent's code)."""
     try:
         Path("/proc/self/clear_refs").write_text("5")  # a child inherits its parent's peak RSS: start it afresh
-        os.write(report, b"%d\n" % status_kib("self", "VmRSS"))
-        store.query(query, use_default_graph_as_union=True).serialize(format=ox.QueryResultsFormat.JSON)
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-        os.write(report, b"answered\n")
-    except Exception:  # the table reports it; the child must reach os._exit whatever happens
-        os.write(report, b"failed\n")
-    os.read(proceed, 1)
-    os._exit(0)
+        os.write(report, b"%d\n" % endpoint.status_kib("self", "VmRSS"))
+        try:
+            store.query(query, use_default_graph_as_union=True).serialize(format=ox.QueryResultsFormat.JSON)
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+            outcome = b"answered\n"
+        except (SyntaxError, OSError, ValueError):  # what pyoxigraph raises for a query it cannot evaluate
+            outcome = b"failed\n"
+        os.write(report, outcome)
+        os.read(proceed, 1)
+    finally:
+        os._exit(0)
 
 
 def measure(store: ox.Store, query: str, timeout: float) -> tuple[str, int, int, int]:
     """Fork a child that evaluates `query`: its outcome, its RSS before the query, its peak RSS and its private
-    memory after the query, in KiB."""
+    memory after the query, in KiB.
+
+    The outcome is "answered", "failed" (pyoxigraph refused the query), "stopped" (still evaluating after `timeout`
+    seconds, then killed) or "died" (the child ended without a word, its figures 0).
+
+    Raises RuntimeError if the child ends before it measures itself (it needs /proc/self/clear_refs: Linux 4.0).
+    """
     report_read, report_write = os.pipe()
     proceed_read, proceed_write = os.pipe()
     pid = os.fork()
@@ -73,13 +77,17 @@ def measure(store: ox.Store, query: str, timeout: float) -> tuple[str, int, int,
         evaluate_in_child(store, query, report_write, proceed_read)
     os.close(report_write)
     reports = os.fdopen(report_read, "rb", buffering=0)  # unbuffered: a line read ahead would hide from select
-    outcome = "stopped"
+    outcome, start, peak, private = "stopped", 0, 0, 0
     try:
-        start = int(reports.readline())  # its mapped files count only once it touches them: not the parent's RSS
+        line = reports.readline()  # its mapped files count only once it touches them: not the parent's RSS
+        if not line:
+            raise RuntimeError("the query child ended before it measured itself (is /proc/self/clear_refs writable?)")
+        start = int(line)
         ready, _, _ = select.select([reports], [], [], timeout)
         if ready:
-            outcome = reports.readline().decode().strip()
-        peak, private = status_kib(pid, "VmHWM"), private_kib(pid)
+            outcome = reports.readline().decode().strip() or "died"
+        if outcome != "died":
+            peak, private = endpoint.status_kib(pid, "VmHWM"), private_kib(pid)
     finally:
         if outcome == "stopped":
             os.kill(pid, signal.SIGKILL)
