@@ -18,6 +18,7 @@ end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -97,12 +98,8 @@ class Server:
         """Proportional set size of the whole process tree, in KiB."""
         total = 0
         for pid in self.pids():
-            try:
-                text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-            except OSError:
-                continue
-            match = re.search(r"^Pss:\s+(\d+) kB", text, re.M)
-            total += int(match.group(1)) if match else 0
+            with contextlib.suppress(OSError):  # a process that ended meanwhile
+                total += rollup_kib(pid, "Pss")
         return total
 
     def cpu_seconds(self) -> float:
@@ -241,6 +238,17 @@ for line in sys.stdin:
         thread.join()
     print("done", flush=True)
 """
+
+
+def rollup_kib(pid: int | str, field: str) -> int:
+    """A figure in KiB from /proc/<pid>/smaps_rollup (Pss, Private_Dirty, ...); 0 for a process that maps nothing
+    (a zombie).
+
+    >>> rollup_kib("self", "Pss") > 0
+    True
+    """
+    match = re.search(rf"^{field}:\s+(\d+) kB", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M)
+    return int(match.group(1)) if match else 0
 
 
 def status_kib(pid: int | str, field: str) -> int:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
-import re
 import select
 import signal
 import sys
@@ -32,15 +31,6 @@ import pyoxigraph as ox
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import endpoint  # noqa: E402
-
-
-def private_kib(pid: int | str) -> int:
-    """The private dirty memory of a live process, in KiB: pages it wrote that no other process shares.
-
-    >>> private_kib("self") > 0
-    True
-    """
-    return int(re.search(r"^Private_Dirty:\s+(\d+) kB", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M).group(1))
 
 
 def evaluate_in_child(store: ox.Store, query: str, report: int, proceed: int) -> None:
@@ -87,7 +77,7 @@ def measure(store: ox.Store, query: str, timeout: float) -> tuple[str, int, int,
         if ready:
             outcome = reports.readline().decode().strip() or "died"
         if outcome != "died":
-            peak, private = endpoint.status_kib(pid, "VmHWM"), private_kib(pid)
+            peak, private = endpoint.status_kib(pid, "VmHWM"), endpoint.rollup_kib(pid, "Private_Dirty")
     finally:
         if outcome == "stopped":
             os.kill(pid, signal.SIGKILL)
@@ -110,7 +100,7 @@ def main() -> None:
     anchor = endpoint.anchor_memory_kib(nquads)
     store = ox.Store()
     store.bulk_load(path=str(nquads), format=ox.RdfFormat.N_QUADS)
-    loaded = private_kib("self")
+    loaded = endpoint.rollup_kib("self", "Private_Dirty")
     print(f"\n## {args.triples} triples (seed {args.seed}): the store-only anchor peaks at {anchor / 1024:.0f} MiB;"
           f" this process holds {loaded / 1024:.0f} MiB of private memory, which its children share\n")
     print("| query | outcome | working memory (MiB) | store and query, one process (× anchor) | private after (MiB) |")

@@ -69,11 +69,6 @@ def test_the_endpoint_benchmark_examples_hold():
     assert results.attempted > 0 and results.failed == 0
 
 
-def test_the_query_memory_benchmark_examples_hold():
-    results = doctest.testmod(query_memory)
-    assert results.attempted > 0 and results.failed == 0
-
-
 def test_query_memory_tells_answered_from_stopped_queries():
     store = ox.Store()
     store.bulk_load("\n".join(gen.generate(3000, seed=2)).encode(), format=ox.RdfFormat.N_TRIPLES)
