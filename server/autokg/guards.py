@@ -1,40 +1,65 @@
-"""Checks a query must pass before the engine sees it: read-only, and SERVICE only toward allowed endpoints."""
+"""Checks a query must pass before the engine sees it: read-only, SERVICE only toward allowed endpoints, and
+nested no deeper than the engine's stack allows.
+
+Every check here is linear in the size of the query: a request's text is the attacker's, and these checks run in
+the serving process, before any timeout applies. So the tokenizer's patterns never backtrack: each token is read
+by possessive quantifiers from its first character, and a name is one run of name characters whether or not it
+holds a colon (a lazy search for the colon rescanned the run at every position: quadratic on `a-a-a-...`).
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 
 from autokg.errors import AutokgError
 
-STRING = r"""'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*\""""
-IRI = r"""<[^<>"{}|^`\\\x00-\x20]*>"""
-COMMENT = r"\#[^\n]*"
-VAR = r"[?$][A-Za-z0-9_\u00B7-\uFFFF]+"
-PNAME = r"[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*?:[\w.\-:%\\\u00B7-\uFFFF]*|:[\w.\-:%\\\u00B7-\uFFFF]*"
-WORD = r"[A-Za-z_][A-Za-z0-9_]*"
+#: an unterminated string runs to the end of its line (or, when long, of the text): the engine refuses it anyway,
+#: and reading it whole keeps the scan from starting again inside it
+STRING = r"""'''(?:[^'\\]|\\.|'(?!''))*+(?:'''|\Z)|\"\"\"(?:[^"\\]|\\.|"(?!""))*+(?:\"\"\"|\Z)|'(?:[^'\\\n\r]|\\.)*+'?|"(?:[^"\\\n\r]|\\.)*+"?"""
+#: the same, terminated: what a literal of a single-pattern query is
+STRICT_STRING = r"""'''(?:[^'\\]|\\.|'(?!''))*+'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*+\"\"\"|'(?:[^'\\\n\r]|\\.)*+'|"(?:[^"\\\n\r]|\\.)*+\""""
+IRI = r"""<[^<>"{}|^`\\\x00-\x20]*+>"""
+COMMENT = r"\#[^\n]*+"
+VAR = r"[?$][A-Za-z0-9_\u00B7-\uFFFF]++"
+#: a prefixed name or a bare word, told apart by the colon (PN_CHARS, with the escapes and `%` of local names)
+NAME = r"[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*+(?::[\w.\-:%\\\u00B7-\uFFFF]*+)?|:[\w.\-:%\\\u00B7-\uFFFF]*+"
+NUMBER = r"[0-9]++"
 #: strings, IRIs and comments are skipped so that a keyword inside them is never taken for one
-TOKEN = re.compile(rf"(?P<string>{STRING})|(?P<iri>{IRI})|(?P<comment>{COMMENT})|(?P<var>{VAR})|(?P<pname>{PNAME})|(?P<word>{WORD})|(?P<other>\S)")
+TOKEN = re.compile(rf"(?P<string>{STRING})|(?P<iri>{IRI})|(?P<comment>{COMMENT})|(?P<var>{VAR})|(?P<name>{NAME})|(?P<number>{NUMBER})|(?P<other>\S)")
+#: a single-pattern query is short; a longer text is never one, so the pattern below never reads a long request
+SINGLE_PATTERN_MAX_LENGTH = 4096
+#: deeper nesting than this is refused with a 400: Oxigraph's parser recurses once per level and overflowed the
+#: stack of a query child's thread (8 MiB) between 2,000 and 5,000 levels, killing the child; real queries nest a
+#: few levels, a generated one a few dozen
+MAX_NESTING = 128
+OPENERS, CLOSERS = "({[", ")}]"
 
 
 def single_pattern_grammar() -> re.Pattern[str]:
     """The whole text of a query that is one triple pattern (see is_single_pattern), as one regular expression.
 
-    Its groups: the prologue, the head (SELECT and its variables, or ASK), the three terms and the LIMIT.
+    Its groups: the prologue, the head (SELECT and its variables, or ASK), the three terms and the LIMIT. Every
+    repetition is possessive and every term atomic, so a text is read once: white space and comments between
+    terms are never handed back (`# ` repeated made the old pattern try every split of it, 8 times longer per pair).
     """
-    gap, space = rf"(?:\s|{COMMENT})*", rf"(?:\s|{COMMENT})+"
-    # atomic groups: a term is read whole, as the tokenizer reads it, never backtracked into two
-    node = rf"(?>{VAR}|{IRI}|(?!_:)(?:{PNAME}))"  # not a blank node, which would be a pattern of its own
-    literal = rf"(?>{STRING})(?>@{WORD}(?:-{WORD})*|\^\^(?:{IRI}|{PNAME}))?"
-    prologue = rf"(?:(?i:PREFIX){space}(?:[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*)?:{gap}{IRI}{gap}|(?i:BASE){space}{IRI}{gap})*"
-    head = rf"(?:(?i:SELECT){gap}(?:\*|(?:(?>{VAR}){gap})+)|(?i:ASK)){gap}(?:(?i:WHERE){gap})?"
-    pattern = rf"\{{{gap}(?P<s>{node}){gap}(?P<p>{node}|a(?![\w:.\-\u00B7-\uFFFF])){gap}(?P<o>{node}|{literal}){gap}\.?{gap}\}}"
-    return re.compile(rf"{gap}(?P<prologue>{prologue})(?P<head>{head}){pattern}{gap}(?:(?i:LIMIT){space}(?P<limit>\d+){gap})?")
+    gap, space = rf"(?:\s|{COMMENT})*+", rf"(?:\s|{COMMENT})++"
+    prefix_name = r"(?:[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*+)?"
+    pname = rf"(?:{prefix_name}(?<!\.):[\w.\-:%\\\u00B7-\uFFFF]*+)"
+    node = rf"(?>{VAR}|{IRI}|(?!_:){pname})"  # not a blank node, which would be a pattern of its own
+    literal = rf"(?>{STRICT_STRING})(?>@[A-Za-z]++(?:-[A-Za-z0-9]++)*+|\^\^(?:{IRI}|{pname}))?"
+    prologue = rf"(?:(?i:PREFIX){space}{prefix_name}:{gap}{IRI}{gap}|(?i:BASE){space}{IRI}{gap})*+"
+    head = rf"(?:(?i:SELECT){gap}(?:\*|(?:{VAR}{gap})++)|(?i:ASK)){gap}(?:(?i:WHERE){gap})?+"
+    pattern = rf"\{{{gap}(?P<s>{node}){gap}(?P<p>{node}|a(?![\w:.\-\u00B7-\uFFFF])){gap}(?P<o>{node}|{literal}){gap}\.?+{gap}\}}"
+    return re.compile(rf"{gap}(?P<prologue>{prologue})(?P<head>{head}){pattern}{gap}(?:(?i:LIMIT){space}(?P<limit>\d++){gap})?+")
 
 
 SINGLE_PATTERN = single_pattern_grammar()
 QUERY_FORMS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
 UPDATE_KEYWORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"}
+#: a query none of whose words contain one of these is not tokenized for the keyword checks
+WATCHED = ("SERVICE", *UPDATE_KEYWORDS)
 
 
 class RefusedQuery(AutokgError):
@@ -45,14 +70,20 @@ class RefusedQuery(AutokgError):
         self.status = status
 
 
-@lru_cache(maxsize=4)
-def tokens(text: str) -> tuple[tuple[str, str], ...]:
-    """(kind, text) tokens of a SPARQL string, without comments.
+def tokens(text: str) -> Iterator[tuple[str, str]]:
+    """(kind, text) tokens of a SPARQL string, without comments: string, iri, var, pname, word, number or other.
 
-    Remembered for the last few texts: a request's query is read by check_query, then, for a backend store,
-    by query_form in the same process.
+    >>> list(tokens("SELECT ?s { ?s a-b:c 'x' } # DROP"))
+    [('word', 'SELECT'), ('var', '?s'), ('other', '{'), ('var', '?s'), ('pname', 'a-b:c'), ('string', "'x'"), ('other', '}')]
     """
-    return tuple((match.lastgroup or "other", match.group()) for match in TOKEN.finditer(text) if match.lastgroup != "comment")
+    for match in TOKEN.finditer(text):
+        kind = match.lastgroup or "other"
+        if kind == "comment":
+            continue
+        value = match.group()
+        if kind == "name":
+            kind = "pname" if ":" in value else "word"
+        yield kind, value
 
 
 def query_form(text: str) -> str:
@@ -68,7 +99,7 @@ def query_form(text: str) -> str:
 
 
 def check_query(text: str, allowed_services: tuple[str, ...] = ()) -> None:
-    """Refuse updates and SERVICE calls to endpoints that are not on the allow-list.
+    """Refuse updates, SERVICE calls to endpoints that are not on the allow-list, and nesting past MAX_NESTING.
 
     >>> check_query("SELECT * WHERE { ?s ?p 'DROP ALL' }")
     >>> check_query("DROP ALL")
@@ -79,24 +110,71 @@ def check_query(text: str, allowed_services: tuple[str, ...] = ()) -> None:
     Traceback (most recent call last):
     ...
     autokg.guards.RefusedQuery: SERVICE <http://127.0.0.1:9/sparql> is not on this endpoint's allow-list (allowed: none)
+    >>> check_query("SELECT * WHERE { FILTER(" + "(" * 200 + "1" + ")" * 200 + ") }")
+    Traceback (most recent call last):
+    ...
+    autokg.guards.RefusedQuery: The query nests brackets 129 levels deep at character 150; this endpoint reads at most 128
     """
     if is_single_pattern(text):
         return
-    items = tokens(text)
+    upper = text.upper()
+    nested = sum(map(text.count, OPENERS)) > MAX_NESTING
+    if not nested and not any(word in upper for word in WATCHED):
+        return
     prefixes: dict[str, str] = {}
-    for index, (kind, value) in enumerate(items):
-        upper = value.upper() if kind == "word" else ""
-        if upper == "PREFIX" and index + 2 < len(items) and items[index + 2][0] == "iri":
-            prefixes[items[index + 1][1].rstrip(":")] = items[index + 2][1][1:-1]
+    depth = 0
+    items = TOKEN.finditer(text)
+    # the tokens after a SERVICE keyword, or after PREFIX, until its endpoint or IRI has been read
+    pending: list[tuple[str, str]] = []
+    pending_kind = ""
+    for match in items:
+        kind = match.lastgroup or "other"
+        if kind == "comment":
+            continue
+        value = match.group()
+        if kind == "name":
+            kind = "pname" if ":" in value else "word"
+        if pending_kind:
+            pending.append((kind, value))
+            if pending_kind == "PREFIX" and len(pending) == 2:
+                if pending[1][0] == "iri":
+                    prefixes[pending[0][1].rstrip(":")] = pending[1][1][1:-1]
+                pending_kind = ""
+            elif pending_kind == "SERVICE" and not (kind == "word" and value.upper() == "SILENT"):
+                check_service(tuple(pending), prefixes, allowed_services)
+                pending_kind = ""
+            continue
+        if kind == "other":
+            if value in OPENERS:
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise RefusedQuery(f"The query nests brackets {depth} levels deep at character {match.start()}; "
+                                       f"this endpoint reads at most {MAX_NESTING}")
+            elif value in CLOSERS:
+                depth -= 1
+            continue
+        if kind not in ("word", "pname"):
+            continue
+        upper = value.upper()
         if upper in UPDATE_KEYWORDS:
             raise RefusedQuery(f"This endpoint is read-only: {upper} is a SPARQL Update operation", status=403)
-        if upper == "SERVICE":
-            check_service(items[index + 1:], prefixes, allowed_services)
+        if upper in ("PREFIX", "SERVICE"):
+            pending, pending_kind = [], upper
+        elif upper.startswith("SERVICE"):
+            # the engine reads a keyword wherever its letters stand, so `SERVICEe:x` is SERVICE e:x to it
+            raise RefusedQuery(f"'{value}': write SERVICE apart from the endpoint that follows it")
+    if pending_kind == "SERVICE":
+        check_service(tuple(pending), prefixes, allowed_services)
 
 
-@lru_cache(maxsize=4)  # asked of each query by check_query, by the executor and by limited_to
 def single_pattern(text: str) -> re.Match[str] | None:
     """The match of a query that is one triple pattern (see is_single_pattern) against its grammar, else None."""
+    return None if len(text) > SINGLE_PATTERN_MAX_LENGTH else matched_single_pattern(text)
+
+
+@lru_cache(maxsize=4)  # asked of each lookup by check_query, by the executor and by limited_to; texts are short
+def matched_single_pattern(text: str) -> re.Match[str] | None:
+    """SINGLE_PATTERN's full match of a short text, remembered for the last few texts."""
     return SINGLE_PATTERN.fullmatch(text)
 
 
