@@ -70,12 +70,8 @@ class RefusedQuery(AutokgError):
         self.status = status
 
 
-def tokens(text: str) -> Iterator[tuple[str, str]]:
-    """(kind, text) tokens of a SPARQL string, without comments: string, iri, var, pname, word, number or other.
-
-    >>> list(tokens("SELECT ?s { ?s a-b:c 'x' } # DROP"))
-    [('word', 'SELECT'), ('var', '?s'), ('other', '{'), ('var', '?s'), ('pname', 'a-b:c'), ('string', "'x'"), ('other', '}')]
-    """
+def scan(text: str) -> Iterator[tuple[str, str, int]]:
+    """(kind, text, offset) tokens of a SPARQL string, without comments: string, iri, var, pname, word, number or other."""
     for match in TOKEN.finditer(text):
         kind = match.lastgroup or "other"
         if kind == "comment":
@@ -83,7 +79,16 @@ def tokens(text: str) -> Iterator[tuple[str, str]]:
         value = match.group()
         if kind == "name":
             kind = "pname" if ":" in value else "word"
-        yield kind, value
+        yield kind, value, match.start()
+
+
+def tokens(text: str) -> Iterator[tuple[str, str]]:
+    """(kind, text) tokens of a SPARQL string, without comments (see scan).
+
+    >>> list(tokens("SELECT ?s { ?s a-b:c 'x' } # DROP"))
+    [('word', 'SELECT'), ('var', '?s'), ('other', '{'), ('var', '?s'), ('pname', 'a-b:c'), ('string', "'x'"), ('other', '}')]
+    """
+    return ((kind, value) for kind, value, _offset in scan(text))
 
 
 def query_form(text: str) -> str:
@@ -123,17 +128,10 @@ def check_query(text: str, allowed_services: tuple[str, ...] = ()) -> None:
         return
     prefixes: dict[str, str] = {}
     depth = 0
-    items = TOKEN.finditer(text)
     # the tokens after a SERVICE keyword, or after PREFIX, until its endpoint or IRI has been read
     pending: list[tuple[str, str]] = []
     pending_kind = ""
-    for match in items:
-        kind = match.lastgroup or "other"
-        if kind == "comment":
-            continue
-        value = match.group()
-        if kind == "name":
-            kind = "pname" if ":" in value else "word"
+    for kind, value, offset in scan(text):
         if pending_kind:
             pending.append((kind, value))
             if pending_kind == "PREFIX" and len(pending) == 2:
@@ -148,7 +146,7 @@ def check_query(text: str, allowed_services: tuple[str, ...] = ()) -> None:
             if value in OPENERS:
                 depth += 1
                 if depth > MAX_NESTING:
-                    raise RefusedQuery(f"The query nests brackets {depth} levels deep at character {match.start()}; "
+                    raise RefusedQuery(f"The query nests brackets {depth} levels deep at character {offset}; "
                                        f"this endpoint reads at most {MAX_NESTING}")
             elif value in CLOSERS:
                 depth -= 1
