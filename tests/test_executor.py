@@ -407,24 +407,42 @@ def test_a_process_forked_before_the_children_started_cannot_start_them(store):
     assert not runner.children.started
 
 
-def test_a_job_whose_worker_died_is_killed_by_the_next_query_that_times_out(store):
+def orphan_a_job(runner: Executor, timeout: float) -> int:
+    """Fork a worker that sends a job that never ends and kill it while it waits; the pid of the job's child."""
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(writing, b"1")
+        runner.run(Job(SLOW, "text/csv", None), timeout)
+        os._exit(0)
+    assert os.read(reading, 1) == b"1"
+    assert wait_until(lambda: runner.children.deadline(0) > 0, 5, every=0.01), "the job never reached its child"
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return runner.children.pid(0)
+
+
+def test_a_job_whose_worker_died_is_killed_when_its_slot_is_taken_again(store):
+    # it used to run on for its whole timeout, and the next query on its slot waited behind it
     runner = Executor(store, slots=1)
     try:
         runner.start()
-        reading, writing = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # a worker that sends a job that never ends, and is killed while it waits
-            os.write(writing, b"1")
-            runner.run(Job(SLOW, "text/csv", None), 100)
-            os._exit(0)
-        assert os.read(reading, 1) == b"1"
-        time.sleep(0.3)
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        orphaned = runner.children.pid(0)
-        assert runner.run(Job(SCAN, "text/csv", None), 1).status == 503
-        assert child_pid(runner, other_than=orphaned)
+        orphaned = orphan_a_job(runner, 100)
+        started = time.monotonic()
         assert runner.run(Job(SCAN, "text/csv", None), 10).status == 200
+        assert time.monotonic() - started < 3
+        assert runner.children.pid(0) != orphaned
+    finally:
+        runner.stop()
+
+
+def test_the_keeper_kills_a_job_past_its_deadline_whose_worker_died(store):
+    runner = Executor(store, slots=1)
+    try:
+        runner.start()
+        orphaned = orphan_a_job(runner, 1)
+        # nobody takes the slot: the keeper ends the job within its deadline, the grace and a tick
+        assert wait_until(lambda: runner.children.death(0)[0] == orphaned, 1 + executor_module.OVERDUE_SECONDS + 2, every=0.02)
     finally:
         runner.stop()
 

@@ -21,6 +21,7 @@ import logging
 import mmap
 import os
 import pickle
+import resource
 import secrets
 import select
 import signal
@@ -76,6 +77,7 @@ class Job:
     max_bytes: int = 64 * 1024 * 1024
     prefixes: dict[str, str] = field(default_factory=dict)
     timeout: float = 0.0  # passed on to a backend store that takes a per-query timeout
+    deadline: float = 0.0  # time.monotonic() by which the answer is due (the same clock in every process)
 
 
 @dataclass(frozen=True)
@@ -91,11 +93,28 @@ class Outcome:
     content_type: str
     body: bytes | bytearray
     rows: int = 0
+    headers: tuple[tuple[str, str], ...] = ()
 
 
-def text_outcome(status: int, message: str) -> Outcome:
+def text_outcome(status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> Outcome:
     """A plain-text error answer."""
-    return Outcome(status, "text/plain; charset=utf-8", (message.rstrip() + "\n").encode("utf-8"))
+    return Outcome(status, "text/plain; charset=utf-8", (message.rstrip() + "\n").encode("utf-8"), headers=headers)
+
+
+#: how long a client turned away because every query slot and queue place is taken is asked to wait
+RETRY_AFTER_SECONDS = 2
+RETRY_LATER = (("Retry-After", str(RETRY_AFTER_SECONDS)),)
+
+
+def busy_outcome(message: str) -> Outcome:
+    """A 503 that sheds load: the server is busy, and the client may try again after RETRY_AFTER_SECONDS."""
+    return text_outcome(503, message, RETRY_LATER)
+
+
+def too_much_memory(limit: int) -> str:
+    """The refusal of a query that needed more memory than a query child may take."""
+    return (f"The query needed more than this endpoint's limit of {limit // MIB} MiB of working memory and was "
+            "stopped: narrow it down or add a LIMIT")
 
 
 class CapExceeded(Exception):
@@ -219,6 +238,9 @@ def run_job(store: Queryable, job: Job) -> Outcome:
         return text_outcome(400, f"SPARQL syntax error: {error}")
     except (OSError, ValueError, RuntimeError) as error:
         return text_outcome(400, f"The query could not be evaluated: {error}")
+    except MemoryError:  # Python's own allocations under the child's limit (the engine's abort the child)
+        return text_outcome(422, "The query needed more working memory than this endpoint allows a query and was "
+                                 "stopped: narrow it down or add a LIMIT")
 
 
 #: a single-pattern answer of at most this many rows is serialized in one call, to bytes, rather than streamed
@@ -297,6 +319,42 @@ def map_large_blocks() -> None:
     worker held 20 to 40 MiB of freed answers.
     """
     LIBC.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
+MIB = 1024 * 1024
+
+
+def data_bytes() -> int:
+    """The size of this process's data (heap and private writable mappings), which RLIMIT_DATA bounds."""
+    with open("/proc/self/status", "rb") as status:
+        for line in status:
+            if line.startswith(b"VmData:"):
+                return int(line.split()[1]) * 1024
+    raise OSError("/proc/self/status has no VmData line")
+
+
+def default_query_memory(slots: int) -> int:
+    """The working memory a query child may take by default: a share of the machine's memory that leaves room
+    for the store and every slot at once (half of it, split between the slots and the store), 256 MiB to 4 GiB.
+
+    >>> default_query_memory(2) >= 256 * MIB
+    True
+    """
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return max(256 * MIB, min(4096 * MIB, total // (2 * (slots + 1))))
+
+
+def limit_memory(extra: int) -> None:
+    """Let this process grow by at most `extra` bytes of data from now on (0: no limit).
+
+    Past it the engine's allocation fails and aborts the process (Rust's allocator cannot fail softly), and Python
+    raises MemoryError. A query child sets it before each job, so what earlier jobs left does not count.
+    """
+    if extra <= 0:
+        return
+    _soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    wanted = data_bytes() + extra
+    resource.setrlimit(resource.RLIMIT_DATA, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
 
 
 def release_free_memory() -> None:
@@ -403,9 +461,13 @@ def same_user(sock: socket.socket) -> bool:
     return uid == os.getuid()
 
 
-def serve_jobs(store: Queryable, listener: socket.socket) -> None:
+def serve_jobs(store: Queryable, listener: socket.socket, children: SlotChildren, slot: int) -> None:
     """Answer one job per connection, until the child holds too much memory of its own (then it ends, and the
-    keeper forks a fresh one for the slot)."""
+    keeper forks a fresh one for the slot).
+
+    While a job runs, its deadline stands in the slot's shared record, so that the keeper can kill a job nobody
+    waits for any more (its worker died) and the next holder of the slot can tell that it is orphaned.
+    """
     budget = MemoryBudget.from_now()
     for served in itertools.count(1):
         sock, _address = listener.accept()
@@ -417,7 +479,11 @@ def serve_jobs(store: Queryable, listener: socket.socket) -> None:
             except (EOFError, OSError):
                 continue
             started = time.perf_counter()
+            limit_memory(children.memory)
+            children.set_deadline(slot, job.deadline or time.monotonic() + max(job.timeout, 1.0))
             outcome = run_job(store, job)
+            # cleared before the answer goes, so that a worker that has it never finds the child still busy
+            children.set_deadline(slot, 0.0)
             retiring = False
             if time.perf_counter() - started > CHECK_AFTER_SECONDS or served % CHECK_EVERY == 0:
                 retiring = budget.exceeded()
@@ -458,7 +524,7 @@ def end_forks_with_this_process(sig: int) -> None:
     os.register_at_fork(before=note_forker, after_in_child=in_child)
 
 
-def child_loop(store: Queryable, listener: socket.socket, parent: int) -> None:
+def child_loop(store: Queryable, listener: socket.socket, parent: int, children: SlotChildren, slot: int) -> None:
     """Serve jobs in a thread of this child, so that they allocate from a malloc arena of their own."""
     # killed with the thread that forked it (the keeper), so that no child outlives the server
     die_with_parent(parent, signal.SIGKILL)
@@ -469,7 +535,7 @@ def child_loop(store: Queryable, listener: socket.socket, parent: int) -> None:
     # The forking thread's arena is shared with the master (the main thread's is the heap the store was loaded
     # into): chunks reused from its free lists are copied on first write (58 faults and 1 ms per trivial query at
     # 1M triples). A new thread gets a fresh arena, so the shared heap stays untouched.
-    serving = threading.Thread(target=serve_jobs, args=(store, listener), name="autokg-query", daemon=True)
+    serving = threading.Thread(target=serve_jobs, args=(store, listener, children, slot), name="autokg-query", daemon=True)
     serving.start()
     serving.join()
 
@@ -525,54 +591,85 @@ GATES: weakref.WeakSet[Gate] = weakref.WeakSet()
 os.register_at_fork(after_in_child=lambda: [gate.reopen() for gate in list(GATES)])
 
 
+class QueueFull(Exception):
+    """Every query slot and every place in their queue is taken."""
+
+
 class QuerySlots:
-    """At most `count` queries evaluate at once, across this process and the workers forked from it; more wait.
+    """At most `count` queries evaluate at once, across this process and the workers forked from it; at most
+    `queue` more wait for a slot, and a query beyond those is turned away at once (QueueFull).
 
     Evaluation is what costs memory (a child's working memory, and the store pages its reads copy) and CPU, so
-    more queries at once than cores only add memory. A slot is a lock on one byte of a file the workers inherit:
-    the kernel drops a process's locks when it ends, so a worker that is killed while it holds a slot gives it
-    back. Such locks belong to a process, not a thread, so this process's own slots are tracked here as well.
+    more queries at once than cores only add memory; and a request waiting for a slot holds one of its worker's
+    threads, so a long queue starves the cheap requests behind it. A slot or queue place is a lock on one byte of
+    a file the workers inherit (slots first, then queue places): the kernel drops a process's locks when it ends,
+    so a worker that is killed while it holds one gives it back. Such locks belong to a process, not a thread, so
+    this process's own are tracked here as well.
     """
 
     #: how often a waiting query looks for a slot freed by another process (one freed here wakes it at once)
     POLL_SECONDS = 0.005
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, queue: int | None = None) -> None:
         if count < 1:
             raise ValueError(f"QuerySlots: {count} slots; give at least 1")
         self.count = count
+        self.queue = count if queue is None else queue
         self.file = tempfile.TemporaryFile()
         self.freed = threading.Condition()
         self.held: PerProcess[set[int]] = PerProcess(set)  # a forked process holds none of its parent's locks
 
     def take(self, timeout: float) -> int | None:
-        """The number of a slot now this process's, or None when none came free within `timeout` seconds."""
+        """The number of a slot now this process's, or None when none came free within `timeout` seconds.
+
+        Raises QueueFull when no slot is free and every queue place is taken.
+        """
         deadline = time.monotonic() + timeout
         with self.freed:
             held = self.held.get()
-            while True:
-                for slot in range(self.count):
-                    if slot not in held and self.try_lock(slot):
-                        held.add(slot)
+            slot = self.first_free(range(self.count), held)
+            if slot is not None:
+                return slot
+            place = self.first_free(range(self.count, self.count + self.queue), held)
+            if place is None:
+                raise QueueFull
+            try:
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return None
+                    self.freed.wait(min(left, self.POLL_SECONDS))
+                    slot = self.first_free(range(self.count), held)
+                    if slot is not None:
                         return slot
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.freed.wait(min(left, self.POLL_SECONDS))
+            finally:
+                self.unlock(place)
 
-    def try_lock(self, slot: int) -> bool:
-        """Lock one slot's byte if no other process holds it."""
+    def first_free(self, numbers: range, held: set[int]) -> int | None:
+        """Lock the first of these bytes that no process holds, and note it held here; None if all are taken."""
+        for number in numbers:
+            if number not in held and self.try_lock(number):
+                held.add(number)
+                return number
+        return None
+
+    def try_lock(self, number: int) -> bool:
+        """Lock one byte of the file if no other process holds it."""
         try:
-            fcntl.lockf(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, slot)
+            fcntl.lockf(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, number)
         except OSError:
             return False
         return True
 
+    def unlock(self, number: int) -> None:
+        """Free a byte locked by this process (the caller holds `freed`)."""
+        fcntl.lockf(self.file, fcntl.LOCK_UN, 1, number)
+        self.held.get().discard(number)
+
     def give_back(self, slot: int) -> None:
         """Free a slot taken by `take`."""
         with self.freed:
-            fcntl.lockf(self.file, fcntl.LOCK_UN, 1, slot)
-            self.held.get().discard(slot)
+            self.unlock(slot)
             self.freed.notify()
 
 
@@ -581,9 +678,36 @@ DEFAULT_SLOTS = int(SERVER_DEFAULTS["QUERY_SLOTS"])
 REFORK_PAUSE = 0.05
 #: a pid in the table shared by the master and its workers
 PID = struct.Struct("i")
+#: a slot's running job's deadline (time.monotonic(), 0: idle), and its last child's pid and wait status
+DEADLINE = struct.Struct("d")
+DEATH = struct.Struct("ii")
+#: a job this long past its deadline is killed by the keeper (its worker, which kills it at the deadline, is gone)
+OVERDUE_SECONDS = 1.0
+#: the keeper looks for overdue jobs at least this often
+KEEPER_TICK = 0.5
 #: the file descriptors that the keepers of this process hold (listening sockets, pidfds, wake-up pipes): a query
 #: child closes all of them but its own listener
 KEEPER_FDS: set[int] = set()
+
+
+def describe_end(status: int, memory: int) -> str:
+    """How a query child ended, from its wait status, for the log.
+
+    >>> describe_end(signal.SIGABRT, 512 * MIB)
+    'aborted (SIGABRT): the engine could not allocate memory within the limit of 512 MiB per query, or crashed'
+    >>> describe_end(signal.SIGKILL, 0)
+    'was killed (SIGKILL): its query overran its time, or it was killed from outside'
+    """
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
+        if number == signal.SIGKILL:
+            return f"was killed ({name}): its query overran its time, or it was killed from outside"
+        if number == signal.SIGABRT:
+            limit = f"the limit of {memory // MIB} MiB per query" if memory else "the machine's memory"
+            return f"aborted ({name}): the engine could not allocate memory within {limit}, or crashed"
+        return f"died of {name}"
+    return f"exited with status {os.WEXITSTATUS(status)}"
 
 
 class SlotChildren:
@@ -600,13 +724,16 @@ class SlotChildren:
     (see PRIVATE_LIMIT): a child per worker kept one idle in each of them.
     """
 
-    def __init__(self, store: Queryable, count: int, gate: Gate) -> None:
+    def __init__(self, store: Queryable, count: int, gate: Gate, memory: int = 0) -> None:
         self.store = store
         self.count = count
         self.gate = gate
+        self.memory = memory  # the working memory a child may take for one job, in bytes (0: no limit)
         self.owner = os.getpid()
         self.names = [b"\0autokg-query-" + secrets.token_hex(8).encode() + b"-%d" % slot for slot in range(count)]
         self.pids = mmap.mmap(-1, PID.size * count)  # shared with the processes forked from this one
+        self.deadlines = mmap.mmap(-1, DEADLINE.size * count)
+        self.deaths = mmap.mmap(-1, DEATH.size * count)
         self.starting = threading.Lock()
         self.listeners: list[socket.socket] = []
         self.wake: tuple[int, int] | None = None
@@ -624,6 +751,29 @@ class SlotChildren:
     def set_pid(self, slot: int, pid: int) -> None:
         """Record the pid of the slot's child (0: none) for every process forked from this one."""
         PID.pack_into(self.pids, PID.size * slot, pid)
+
+    def deadline(self, slot: int) -> float:
+        """When the job the slot's child is running is due (time.monotonic()), or 0 when it runs none."""
+        return DEADLINE.unpack_from(self.deadlines, DEADLINE.size * slot)[0]
+
+    def set_deadline(self, slot: int, deadline: float) -> None:
+        """Record when the slot's running job is due (0: none), for the keeper and the slot's next holder."""
+        DEADLINE.pack_into(self.deadlines, DEADLINE.size * slot, deadline)
+
+    def death(self, slot: int) -> tuple[int, int]:
+        """The pid and wait status of the slot's child that ended last ((0, 0) before any)."""
+        return DEATH.unpack_from(self.deaths, DEATH.size * slot)
+
+    def ended(self, slot: int, pid: int, within: float) -> int | None:
+        """The wait status of the slot's child `pid`, once the keeper has reaped it (None if not within `within` s)."""
+        deadline = time.monotonic() + within
+        while True:
+            dead, status = self.death(slot)
+            if dead == pid:
+                return status
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.005)
 
     def start(self) -> None:
         """Listen on the slots' sockets and start the keeper thread, which forks the children; does nothing if
@@ -658,7 +808,7 @@ class SlotChildren:
                     for fd in KEEPER_FDS - {listener.fileno()}:
                         with contextlib.suppress(OSError):
                             os.close(fd)
-                    child_loop(self.store, listener, self.owner)
+                    child_loop(self.store, listener, self.owner, self, slot)
                 finally:
                     os._exit(0)
         self.set_pid(slot, pid)
@@ -686,14 +836,15 @@ class SlotChildren:
             poll = select.poll()
             for fd in (self.wake[0], *watched):
                 poll.register(fd, select.POLLIN)
-            wait = max(min(due.values()) - time.monotonic(), 0) * 1000 if due else None
-            ready = {fd for fd, _event in poll.poll(wait)}
+            wait = min([KEEPER_TICK, *(when - time.monotonic() for when in due.values())])
+            ready = {fd for fd, _event in poll.poll(max(wait, 0) * 1000)}
             if self.wake[0] in ready:
                 break
+            self.kill_overdue(watched)
             for pidfd in ready:
                 slot, pid, forked = watched.pop(pidfd)
                 self.set_pid(slot, 0)  # before the pid is reaped and free for another process
-                self.reap(pidfd, pid)
+                self.record_death(slot, pid, self.reap(pidfd, pid))
                 # a child that cannot even start must not make the keeper fork without pause
                 due[slot] = forked + REFORK_PAUSE
         for pidfd, (slot, pid, _forked) in watched.items():
@@ -704,13 +855,35 @@ class SlotChildren:
             KEEPER_FDS.discard(fd)
             os.close(fd)
 
+    def kill_overdue(self, watched: dict[int, tuple[int, int, float]]) -> None:
+        """Kill each child whose job is OVERDUE_SECONDS past its deadline: nobody waits for its answer."""
+        now = time.monotonic()
+        for pidfd, (slot, pid, _forked) in watched.items():
+            deadline = self.deadline(slot)
+            if deadline and now > deadline + OVERDUE_SECONDS:
+                LOG.warning("query child of slot %d (pid %d): its job is %.1f s past its deadline and nobody waits "
+                            "for it; killing it", slot, pid, now - deadline)
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+
+    def record_death(self, slot: int, pid: int, status: int) -> None:
+        """Note how the slot's child ended, for the worker that waited on it, and say so in the log."""
+        self.set_deadline(slot, 0.0)
+        DEATH.pack_into(self.deaths, DEATH.size * slot, pid, status)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            LOG.info("query child of slot %d (pid %d) retired (it held too much memory of its own)", slot, pid)
+            return
+        LOG.warning("query child of slot %d (pid %d) %s", slot, pid, describe_end(status, self.memory))
+
     @staticmethod
-    def reap(pidfd: int, pid: int) -> None:
-        """Wait for a child that ended, or was killed, and close its pidfd."""
+    def reap(pidfd: int, pid: int) -> int:
+        """Wait for a child that ended, or was killed, close its pidfd, and return its wait status."""
+        status = 0
         with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
+            _pid, status = os.waitpid(pid, 0)
         KEEPER_FDS.discard(pidfd)
         os.close(pidfd)
+        return status
 
     def connect(self, slot: int, deadline: float) -> socket.socket:
         """A socket connected to the slot's child, started first if need be; raises what `start` raises, and
@@ -754,15 +927,23 @@ class Executor:
     """Runs jobs in the query children of the process that made it (see SlotChildren), one at a time in each
     child, when one of the server's `slots` is free; a single triple pattern runs in the calling process.
 
+    Every bound on a query is enforced here: at most `slots` evaluate at once and `queue` more wait, server-wide,
+    and a query beyond those is turned away at once with 503 and Retry-After; at most `threads` of a process's
+    request threads wait for a query at once (the rest stay free for cheap requests); time spent waiting counts
+    toward the query's timeout; and a child may take `memory` bytes of working memory for a job.
+
     Safe for threads that take turns through its `gate` (see Gate), in this process and in the processes forked
     from it once `start` was called.
     """
 
-    def __init__(self, store: Queryable, slots: int = DEFAULT_SLOTS, gate: Gate | None = None) -> None:
+    def __init__(self, store: Queryable, slots: int = DEFAULT_SLOTS, gate: Gate | None = None, *,
+                 queue: int | None = None, threads: int = 0, memory: int = 0) -> None:
         self.store = store
         self.gate = gate or Gate()
-        self.slots = QuerySlots(slots)
-        self.children = SlotChildren(store, slots, self.gate)
+        self.slots = QuerySlots(slots, queue)
+        self.children = SlotChildren(store, slots, self.gate, memory)
+        self.threads = threads
+        self.waiting = threading.BoundedSemaphore(threads) if threads else None
 
     def start(self) -> None:
         """Start the query children now, before this process forks workers; raises what SlotChildren.start raises."""
@@ -778,28 +959,48 @@ class Executor:
                 and not isinstance(self.store, RemoteStore) and is_single_pattern(job.query))
 
     def run(self, job: Job, timeout: float) -> Outcome:
-        """Run a job; past `timeout` seconds its child is killed and a 503 comes back."""
+        """Run a job; past `timeout` seconds, waiting included, its child is killed and a 503 comes back."""
         if self.runs_in_process(job, timeout):
             return run_lookup(self.store, job)
         deadline = time.monotonic() + timeout
-        with self.gate.opened():
-            slot = self.slots.take(timeout)
-        if slot is None:
-            return text_outcome(503, f"{self.slots.count} other queries kept this server busy for {timeout:g} s: try again later")
+        if self.waiting is not None and not self.waiting.acquire(blocking=False):
+            return busy_outcome(f"This worker's {self.threads} threads for queries are all busy: try again in a few seconds")
         try:
-            return self.run_in_child(job, slot, timeout, deadline)
+            with self.gate.opened():
+                try:
+                    slot = self.slots.take(timeout)
+                except QueueFull:
+                    return busy_outcome(f"All {self.slots.count} query slots of this server and the {self.slots.queue} "
+                                        "places of their queue are taken: try again in a few seconds")
+            if slot is None:
+                return busy_outcome(f"{self.slots.count} other queries kept this server busy for {timeout:g} s: "
+                                    "try again later")
+            try:
+                return self.run_in_child(replace(job, deadline=deadline), slot, timeout, deadline)
+            finally:
+                self.slots.give_back(slot)
         finally:
-            self.slots.give_back(slot)
+            if self.waiting is not None:
+                self.waiting.release()
 
     def run_in_child(self, job: Job, slot: int, timeout: float, deadline: float) -> Outcome:
         """Run a job in the child of a slot this process holds, killing it at `deadline` (time.monotonic)."""
         payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+        if self.children.started and self.children.deadline(slot):
+            # the slot is ours, yet its child is busy: its last holder died waiting, and nobody wants that answer
+            self.children.kill(slot)
+        pid = 0
         try:
             with self.gate.opened(), self.children.connect(slot, deadline) as sock:
+                pid = self.children.pid(slot)
                 send_message(sock, payload)
                 return receive_outcome(sock, deadline)
         except TimeoutError:
             self.children.kill(slot)
             return text_outcome(503, f"The query ran longer than {timeout:g} s and was stopped: narrow it down or add a LIMIT")
         except (EOFError, OSError):
+            with self.gate.opened():
+                status = self.children.ended(slot, pid, 1.0) if pid else None
+            if status is not None and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGABRT and self.children.memory:
+                return text_outcome(422, too_much_memory(self.children.memory))
             return text_outcome(500, "The query process died while answering; a new one has been started")
