@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+
+from werkzeug.http import HTTP_STATUS_CODES
+
+from autokg.executor import Outcome
 
 #: any origin may read the answers, without credentials
 CORS_HEADERS = (("Access-Control-Allow-Origin", "*"),)
@@ -49,3 +54,13 @@ class AccessLog:
         data = line.encode()
         while data:
             data = data[os.write(self.fd, data):]
+
+
+def wsgi_response(outcome: Outcome, start_response: Callable[..., object]) -> list[bytes | bytearray]:
+    """Start a WSGI response for an outcome (its headers, the CORS headers, Vary on a 200) and return its body."""
+    headers = [("Content-Type", outcome.content_type), ("Content-Length", str(len(outcome.body))), *CORS_HEADERS,
+               *outcome.headers]
+    if outcome.status == 200:
+        headers.append(("Vary", "Accept"))
+    start_response(f"{outcome.status} {HTTP_STATUS_CODES.get(outcome.status, 'Unknown')}", headers)
+    return [outcome.body]

@@ -10,10 +10,11 @@ from werkzeug.exceptions import HTTPException
 
 from autokg import api, pages, sparql
 from autokg.access import CORS_HEADERS, AccessLog
+from autokg.bodies import BoundedBodies
 from autokg.config import SERVER_DEFAULTS, allow_list, environment_settings, project_files
 from autokg.backend import BackendError
 from autokg.dataset import backend_dataset, load_served_dataset
-from autokg.executor import Gate
+from autokg.executor import MIB, Gate, default_query_memory
 
 
 def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
@@ -29,14 +30,18 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.extensions["autokg.access"] = AccessLog.for_level(str(app.config["LOG_LEVEL"]))
     files = project_files(app.config.get("ROOT"))
     app.extensions["autokg.files"] = files
+    slots = int(app.config["QUERY_SLOTS"])
+    # one request thread of each worker always stays free for requests that need no query slot
+    limits = {"queue": int(app.config["QUERY_QUEUE"]), "threads": max(1, int(app.config["THREADS"]) - 1),
+              "memory": int(app.config["QUERY_MEMORY"]) * MIB or default_query_memory(slots)}
     if app.config["BACKEND"]:
         # the backend's answer may be bigger than ours (JSON against CSV, say), so read up to 4 times the cap
         app.extensions["autokg"] = backend_dataset(str(app.config["BACKEND"]), float(app.config["TIMEOUT"]),
-                                                   4 * int(app.config["MAX_RESULT_BYTES"]), int(app.config["QUERY_SLOTS"]),
-                                                   app.config["BACKEND_GRAPHS"])
+                                                   4 * int(app.config["MAX_RESULT_BYTES"]), slots,
+                                                   app.config["BACKEND_GRAPHS"], limits)
     else:
-        app.extensions["autokg"] = load_served_dataset(files, int(app.config["QUERY_SLOTS"]), str(app.config["STORE"]),
-                                                       str(app.config["DATASET"]))
+        app.extensions["autokg"] = load_served_dataset(files, slots, str(app.config["STORE"]),
+                                                       str(app.config["DATASET"]), limits)
     app.register_blueprint(sparql.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
@@ -45,12 +50,16 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(BackendError, backend_error)
     app.register_error_handler(TimeoutError, backend_error)
-    app.wsgi_app = GatedRequests(sparql.FastGetPath(app, app.wsgi_app), app.extensions["autokg"].executor.gate)  # type: ignore[method-assign]
+    gated = GatedRequests(sparql.FastGetPath(app, app.wsgi_app), app.extensions["autokg"].executor.gate)
+    # bodies are read before the gate, a few at a time
+    app.wsgi_app = BoundedBodies(gated, int(app.config["MAX_CONTENT_LENGTH"]), app.extensions["autokg.access"],  # type: ignore[method-assign]
+                                 readers=limits["threads"])
     return app
 
 
 class GatedRequests:
-    """WSGI middleware: each request, its body included, runs inside the executor's gate (see executor.Gate)."""
+    """WSGI middleware: each request runs inside the executor's gate (see executor.Gate); its body was read
+    before (see bodies.BoundedBodies)."""
 
     def __init__(self, wsgi_app: Callable[[dict, Callable[..., object]], Iterable[bytes]], gate: Gate) -> None:
         self.wsgi_app = wsgi_app
@@ -91,25 +100,8 @@ def finish_response(response: Response) -> Response:
     return response
 
 
-#: how much of an oversized body is read and dropped, so the client can finish sending and read the 413
-DRAIN_LIMIT = 256 * 1024 * 1024
-
-
-def drain_body() -> None:
-    """Read and discard the rest of the request body (up to DRAIN_LIMIT)."""
-    stream = request.environ.get("wsgi.input")
-    remaining = min(request.content_length or 0, DRAIN_LIMIT)
-    while stream is not None and remaining > 0:
-        chunk = stream.read(min(remaining, 1024 * 1024))
-        if not chunk:
-            break
-        remaining -= len(chunk)
-
-
 def http_error(error: HTTPException) -> Response:
     """Plain-text answers for the errors Flask raises itself (404, 405, 413 …)."""
-    if error.code == 413:
-        drain_body()
     message = {413: "The request body is larger than this endpoint accepts"}.get(error.code or 500, error.description)
     return Response(f"{error.code} {message}\n", status=error.code or 500, content_type="text/plain; charset=utf-8")
 

@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="worker processes (default: number of CPUs; $AUTOKG_WORKERS)")
     serve.add_argument("--threads", type=int, help="request threads per worker (default 4; $AUTOKG_THREADS)")
     serve.add_argument("--query-slots", type=int, help="queries evaluated at once by the whole server; more wait (default: the CPU count, at least 2; $AUTOKG_QUERY_SLOTS)")
+    serve.add_argument("--query-queue", type=int, help="queries that may wait for a slot, server-wide; more get 503 at once (default: as many as slots; $AUTOKG_QUERY_QUEUE)")
+    serve.add_argument("--query-memory", type=int, metavar="MIB", help="working memory a query may take, in MiB (default: a share of the machine's memory; $AUTOKG_QUERY_MEMORY)")
     serve.add_argument("--timeout", type=float, help="query timeout in seconds (default 30; $AUTOKG_TIMEOUT)")
     serve.add_argument("--max-rows", type=int, help="row cap of an answer (default 100000; $AUTOKG_MAX_ROWS)")
     serve.add_argument("--max-result-bytes", type=int, help="size cap of an answer in bytes ($AUTOKG_MAX_RESULT_BYTES)")
@@ -259,7 +261,7 @@ def run_serve(args: argparse.Namespace) -> int:
     """`autokg serve`: flags override environment variables, which override the defaults."""
     from autokg.serving import serve  # granian is loaded only by the command that needs it
 
-    names = ("host", "port", "workers", "threads", "query_slots", "timeout", "max_rows", "max_result_bytes", "max_content_length", "service_allow_list", "store", "dataset",
+    names = ("host", "port", "workers", "threads", "query_slots", "query_queue", "query_memory", "timeout", "max_rows", "max_result_bytes", "max_content_length", "service_allow_list", "store", "dataset",
              "public_base", "backend", "backend_graphs")
     settings = {name.upper(): getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.root:

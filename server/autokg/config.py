@@ -97,6 +97,10 @@ SERVER_DEFAULTS: dict[str, object] = {
     "THREADS": 4,
     # queries evaluated at once by the whole server (each in a child process); more wait, within their timeout
     "QUERY_SLOTS": max(2, os.cpu_count() or 2),
+    # queries that may wait for a slot, server-wide; one more is answered 503 with Retry-After at once
+    "QUERY_QUEUE": max(2, os.cpu_count() or 2),
+    # MiB of working memory a query may take in its child (0: a share of the machine's memory, 256 MiB to 4 GiB)
+    "QUERY_MEMORY": 0,
     "TIMEOUT": 30.0,
     "MAX_ROWS": 100_000,
     "MAX_RESULT_BYTES": 64 * 1024 * 1024,
@@ -126,7 +130,9 @@ def coerce_setting(name: str, value: object) -> object:
             raise ValueError(f"setting {name}: '{value}' is not a {type(default).__name__}") from None
     if name in ("PORT", "WORKERS", "THREADS", "QUERY_SLOTS", "MAX_ROWS", "MAX_RESULT_BYTES", "MAX_CONTENT_LENGTH") and int(value) < (0 if name == "PORT" else 1):
         raise ValueError(f"setting {name}: {value} is too small")
-    if name == "TIMEOUT" and float(value) <= 0:
+    if name in ("QUERY_QUEUE", "QUERY_MEMORY") and int(value) < 0:
+        raise ValueError(f"setting {name}: {value} is negative")
+    if name == "TIMEOUT" and not 0 < float(value) < float("inf"):
         raise ValueError(f"setting {name}: give a positive number of seconds")
     if name == "STORE" and value not in ("memory", "disk"):
         raise ValueError(f"setting {name}: use 'memory' or 'disk'")

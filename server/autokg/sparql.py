@@ -8,9 +8,8 @@ from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl, unquote_plus
 
 from flask import Blueprint, Flask, Response, current_app, g, request
-from werkzeug.http import HTTP_STATUS_CODES
 
-from autokg.access import CORS_HEADERS
+from autokg.access import wsgi_response
 from autokg.config import PREFIXES
 from autokg.description import service_description_response
 from autokg.errors import AutokgError
@@ -35,7 +34,7 @@ class BadRequest(AutokgError):
 
 def as_response(outcome: Outcome) -> Response:
     """An Outcome as a Flask response."""
-    response = Response(outcome.body, status=outcome.status, content_type=outcome.content_type)
+    response = Response(outcome.body, status=outcome.status, content_type=outcome.content_type, headers=outcome.headers)
     if outcome.status == 200:
         response.vary.add("Accept")
     g.rows = outcome.rows
@@ -192,10 +191,6 @@ class FastGetPath:
             outcome = run_checked(query, result_type, graph_type, float(self.app.config["TIMEOUT"]), app=self.app)
         except RefusedQuery:
             return self.wsgi_app(environ, start_response)  # refused there too, with the reason
-        headers = [("Content-Type", outcome.content_type), ("Content-Length", str(len(outcome.body))), *CORS_HEADERS]
-        if outcome.status == 200:
-            headers.append(("Vary", "Accept"))
-        start_response(f"{outcome.status} {HTTP_STATUS_CODES.get(outcome.status, 'Unknown')}", headers)
         self.app.extensions["autokg.access"].write("GET", "/sparql", outcome.status, (time.perf_counter() - started) * 1000,
                                                    outcome.rows, query_hash(query))
-        return [outcome.body]
+        return wsgi_response(outcome, start_response)
