@@ -495,6 +495,8 @@ def serve_jobs(store: Queryable, listener: socket.socket, children: SlotChildren
             os._exit(0)
 
 
+#: how much lower a query child's CPU priority is than the serving processes'
+CHILD_NICENESS = 10
 PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
 CHILD_NAME = b"autokg-query"
@@ -529,6 +531,9 @@ def child_loop(store: Queryable, listener: socket.socket, parent: int, children:
     # killed with the thread that forked it (the keeper), so that no child outlives the server
     die_with_parent(parent, signal.SIGKILL)
     LIBC.prctl(PR_SET_NAME, CHILD_NAME)  # what ps and /proc/PID/comm show, to tell it from a worker
+    # a query that runs for seconds yields the CPU to the workers' short requests (lookups, pages, /health): with
+    # the slots' children busy on both cores of a small machine, lookups would otherwise wait for a time slice
+    os.nice(CHILD_NICENESS)
     # a query child ends only by SIGKILL, from the keeper or from the worker whose query overran its time
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
