@@ -50,10 +50,11 @@ def test_every_check_is_linear_in_the_query(name):
 
 
 @pytest.mark.parametrize("name", PATHOLOGICAL)
-def test_a_body_at_the_cap_is_checked_within_a_second(name):
+def test_a_body_at_the_cap_is_checked_in_seconds_not_minutes(name):
+    # 0.3-0.5 s on a quiet machine for the worst (many short tokens); the bound leaves room for a loaded one
     text = PATHOLOGICAL[name](1)
     text = (text * (1024 * 1024 // len(text)))[:1024 * 1024]
-    assert cost(text) < 1.0
+    assert cost(text) < 5.0
 
 
 def test_checking_distinct_large_queries_keeps_no_memory():
@@ -79,6 +80,8 @@ def test_checking_distinct_large_queries_keeps_no_memory():
     "SELECT * { service silent <http://127.0.0.1:9/c> { ?s ?p ?o } }",
     "SELECT * { ?s ?p ?o OPTIONAL { SERVICE#\n<http://127.0.0.1:9/c> { ?s ?p ?o } } }",
     "SELECT * { SERVICE ?endpoint { ?s ?p ?o } }",
+    # an escaped quote in a local name, read as the start of a string, hid the SERVICE behind it
+    "PREFIX ex: <http://x/> SELECT * { ?s ex:a\\' ?o . SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } ?s ex:b\\' ?o }",
     "SELECT * { SERVICE }",
 ])
 def test_no_spelling_of_service_reaches_an_endpoint_off_the_list(text):
@@ -106,6 +109,10 @@ def test_nesting_past_the_limit_is_refused_with_where(opener, closer):
 
 def test_brackets_inside_strings_iris_and_comments_do_not_nest():
     check_query("SELECT * { ?s ?p '" + "(" * 5000 + "' } # " + "{" * 5000)
+
+
+def test_local_names_keep_their_escapes():
+    assert list(tokens("ex:a\\'b ex:c\\(d\\) :e\\#f")) == [("pname", "ex:a\\'b"), ("pname", "ex:c\\(d\\)"), ("pname", ":e\\#f")]
 
 
 def test_tokens_tell_names_from_prefixed_names():

@@ -23,8 +23,11 @@ STRICT_STRING = r"""'''(?:[^'\\]|\\.|'(?!''))*+'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*
 IRI = r"""<[^<>"{}|^`\\\x00-\x20]*+>"""
 COMMENT = r"\#[^\n]*+"
 VAR = r"[?$][A-Za-z0-9_\u00B7-\uFFFF]++"
-#: a prefixed name or a bare word, told apart by the colon (PN_CHARS, with the escapes and `%` of local names)
-NAME = r"[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*+(?::[\w.\-:%\\\u00B7-\uFFFF]*+)?|:[\w.\-:%\\\u00B7-\uFFFF]*+"
+#: a local name's characters: PN_CHARS, `:`, `%`, and the escapes of PN_LOCAL_ESC, which include a quote, `#` and
+#: brackets: read as anything else, `ex:a\'` would start a string that hides what follows from the checks
+LOCAL = r"(?:[\w.\-:%\u00B7-\uFFFF]|\\[_~.\-!$&'()*+,;=/?#@%])*+"
+#: a prefixed name or a bare word, told apart by the colon
+NAME = rf"[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*+(?::{LOCAL})?|:{LOCAL}"
 NUMBER = r"[0-9]++"
 #: strings, IRIs and comments are skipped so that a keyword inside them is never taken for one
 TOKEN = re.compile(rf"(?P<string>{STRING})|(?P<iri>{IRI})|(?P<comment>{COMMENT})|(?P<var>{VAR})|(?P<name>{NAME})|(?P<number>{NUMBER})|(?P<other>\S)")
@@ -46,7 +49,7 @@ def single_pattern_grammar() -> re.Pattern[str]:
     """
     gap, space = rf"(?:\s|{COMMENT})*+", rf"(?:\s|{COMMENT})++"
     prefix_name = r"(?:[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*+)?"
-    pname = rf"(?:{prefix_name}(?<!\.):[\w.\-:%\\\u00B7-\uFFFF]*+)"
+    pname = rf"(?:{prefix_name}(?<!\.):{LOCAL})"
     node = rf"(?>{VAR}|{IRI}|(?!_:){pname})"  # not a blank node, which would be a pattern of its own
     literal = rf"(?>{STRICT_STRING})(?>@[A-Za-z]++(?:-[A-Za-z0-9]++)*+|\^\^(?:{IRI}|{pname}))?"
     prologue = rf"(?:(?i:PREFIX){space}{prefix_name}:{gap}{IRI}{gap}|(?i:BASE){space}{IRI}{gap})*+"
