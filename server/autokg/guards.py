@@ -31,13 +31,16 @@ NAME = rf"[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*+(?::{LOCAL})?|:{LOCAL}"
 NUMBER = r"[0-9]++"
 #: strings, IRIs and comments are skipped so that a keyword inside them is never taken for one
 TOKEN = re.compile(rf"(?P<string>{STRING})|(?P<iri>{IRI})|(?P<comment>{COMMENT})|(?P<var>{VAR})|(?P<name>{NAME})|(?P<number>{NUMBER})|(?P<other>\S)")
+#: what check_query reads: the tokens that can hide a keyword or a bracket, the names and the brackets; the rest
+#: (numbers, operators, punctuation) is skipped by the regular expression engine, not by a Python loop
+CHECKED = re.compile(rf"(?P<string>{STRING})|(?P<iri>{IRI})|(?P<comment>{COMMENT})|(?P<var>{VAR})|(?P<name>{NAME})|(?P<bracket>[(){{}}\[\]])")
 #: a single-pattern query is short; a longer text is never one, so the pattern below never reads a long request
 SINGLE_PATTERN_MAX_LENGTH = 4096
 #: deeper nesting than this is refused with a 400: Oxigraph's parser recurses once per level and overflowed the
 #: stack of a query child's thread (8 MiB) between 2,000 and 5,000 levels, killing the child; real queries nest a
 #: few levels, a generated one a few dozen
 MAX_NESTING = 128
-OPENERS, CLOSERS = "({[", ")}]"
+OPENERS = "({["
 
 
 def single_pattern_grammar() -> re.Pattern[str]:
@@ -134,7 +137,22 @@ def check_query(text: str, allowed_services: tuple[str, ...] = ()) -> None:
     # the tokens after a SERVICE keyword, or after PREFIX, until its endpoint or IRI has been read
     pending: list[tuple[str, str]] = []
     pending_kind = ""
-    for kind, value, offset in scan(text):
+    for match in CHECKED.finditer(text):
+        kind = match.lastgroup or ""
+        if kind == "comment":
+            continue
+        value = match.group()
+        if kind == "name":
+            kind = "pname" if ":" in value else "word"
+        elif kind == "bracket":
+            kind = "other"
+            if value in OPENERS:
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise RefusedQuery(f"The query nests brackets {depth} levels deep at character {match.start()}; "
+                                       f"this endpoint reads at most {MAX_NESTING}")
+            else:
+                depth -= 1
         if pending_kind:
             pending.append((kind, value))
             if pending_kind == "PREFIX" and len(pending) == 2:
@@ -144,15 +162,6 @@ def check_query(text: str, allowed_services: tuple[str, ...] = ()) -> None:
             elif pending_kind == "SERVICE" and not (kind == "word" and value.upper() == "SILENT"):
                 check_service(tuple(pending), prefixes, allowed_services)
                 pending_kind = ""
-            continue
-        if kind == "other":
-            if value in OPENERS:
-                depth += 1
-                if depth > MAX_NESTING:
-                    raise RefusedQuery(f"The query nests brackets {depth} levels deep at character {offset}; "
-                                       f"this endpoint reads at most {MAX_NESTING}")
-            elif value in CLOSERS:
-                depth -= 1
             continue
         if kind not in ("word", "pname"):
             continue
