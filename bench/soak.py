@@ -400,8 +400,8 @@ def hang_up(clients: Clients, args: argparse.Namespace) -> None:
 
 
 def idle_connections(clients: Clients, args: argparse.Namespace) -> None:
-    """`--idle` connections held open and silent (every other one after a keep-alive GET /health), counted at
-    the end as still open or closed by the server."""
+    """`--idle` connections held open, every other one after sending GET /health (whose answer is left unread),
+    counted at the end as still open or closed by the server."""
     held: list[socket.socket] = []
     for n in range(args.idle):
         if not clients.running():
@@ -411,23 +411,26 @@ def idle_connections(clients: Clients, args: argparse.Namespace) -> None:
             held.append(sock)
             if n % 2:
                 sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-                response = http.client.HTTPResponse(sock)
-                response.begin()
-                response.read()
-        except (OSError, http.client.HTTPException) as error:
+        except OSError as error:
             clients.tally.add("idle connections", "failed: " + outcome(error, clients.stop.is_set()))
         clients.stop.wait(0.01)
     clients.stop.wait(clients.remaining())
     for sock in held:
-        try:
-            sock.setblocking(False)
-            closed = sock.recv(1, socket.MSG_PEEK) == b""
-        except BlockingIOError:
-            closed = False
-        except OSError:
-            closed = True
-        clients.tally.add("idle connections", "closed by the server" if closed else "open at the end")
+        clients.tally.add("idle connections", "closed by the server" if closed(sock) else "open at the end")
         sock.close()
+
+
+def closed(sock: socket.socket) -> bool:
+    """Whether the server has closed `sock` (after whatever it sent, which is read and dropped)."""
+    sock.setblocking(False)
+    try:
+        while sock.recv(65536):
+            pass
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def search_flood(clients: Clients, args: argparse.Namespace) -> None:
@@ -454,8 +457,8 @@ ATTACKERS: dict[str, tuple[Callable[[Clients, argparse.Namespace], None], Callab
 def attack(port: int, seconds: float, args: argparse.Namespace, out) -> None:
     """Run every attacker for `seconds` (in a process of its own) and send back its tally."""
     clients = Clients(port, seconds, Tally())
-    threads = [threading.Thread(target=run, args=(clients, args), daemon=True)
-               for run, count in ATTACKERS.values() for _ in range(count(args))]
+    threads = [threading.Thread(target=ATTACKERS[name][0], args=(clients, args), daemon=True)
+               for name in args.attacker for _ in range(ATTACKERS[name][1](args))]
     for thread in threads:
         thread.start()
     clients.stop.wait(seconds)
@@ -559,7 +562,8 @@ def run_phase(name: str, server: endpoint.Server, nquads: Path, args: argparse.N
     finish(clients, threads)
     statuses, latencies = clients.tally.plain()
     if process is not None:
-        if receiver.poll(30):
+        reported = receiver.poll(30)
+        if reported:
             more_statuses, more_latencies = receiver.recv()
             statuses |= more_statuses
             latencies |= more_latencies
@@ -567,6 +571,8 @@ def run_phase(name: str, server: endpoint.Server, nquads: Path, args: argparse.N
         if process.is_alive():
             process.kill()
             process.join()
+        if not reported:
+            raise RuntimeError("the attackers' process ended without its tally")
     moves = watch.end()
     with open(server.log.name, "rb") as log:
         log.seek(log_start)
@@ -659,7 +665,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--comment-pairs", type=int, default=16, help="'# ' repeated this often")
     parser.add_argument("--recovery", type=float, default=60, help="seconds to wait after the attack for a lookup to answer")
     parser.add_argument("--nesting", type=int, default=5000, help="depth of the nested parentheses and braces")
+    parser.add_argument("--attacker", action="append", choices=list(ATTACKERS), type=lambda name: name.replace("-", " "),
+                        metavar="NAME", help="run only this attacker, e.g. slow-body (repeat for several; default: all of "
+                                             + ", ".join(name.replace(" ", "-") for name in ATTACKERS) + ")")
     args = parser.parse_args(argv)
+    args.attacker = args.attacker or list(ATTACKERS)
 
     nquads = endpoint.synthetic_dataset(args.triples, args.seed)
     port = endpoint.free_port()
