@@ -243,7 +243,7 @@ def keep_alive_client(clients: Clients, kind: str, paths: list[str], accept: str
     chooser = random.Random(seed)
     connection: http.client.HTTPConnection | None = None
     while clients.running():
-        started = time.perf_counter()
+        started, pause = time.perf_counter(), pace
         try:
             if connection is None:
                 connection = http.client.HTTPConnection("127.0.0.1", clients.port, timeout=timeout)
@@ -259,9 +259,10 @@ def keep_alive_client(clients: Clients, kind: str, paths: list[str], accept: str
         except (OSError, http.client.HTTPException) as error:
             label = outcome(error, clients.stop.is_set())
             connection = drop(clients, connection)
+            pause = max(pace, 0.1)  # a server that refuses at once is not asked again in a tight loop
         elapsed = time.perf_counter() - started
         clients.tally.add(kind, label, elapsed * 1000)
-        clients.stop.wait(max(0.0, pace - elapsed))
+        clients.stop.wait(max(0.0, pause - elapsed))
     drop(clients, connection)
 
 
