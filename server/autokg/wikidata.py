@@ -1,6 +1,6 @@
 """Our facts in Wikidata's model: which facts map to which property, Wikibase RDF, and QuickStatements.
 
-The mapping follows DESIGN.md. Only facts whose status says they happened (active, completed, signed,
+The mapping follows docs/design.md. Only facts whose status says they happened (active, completed, signed,
 terminated) and that rest on confirmed or reported evidence are exported; everything else is listed in
 the report with the reason it was left out.
 """
