@@ -69,7 +69,7 @@ def test_no_more_threads_than_allowed_wait_for_queries(store):
     try:
         running, turned_away = run_in_threads(runner, [(SLOW, 3), (QUICK, 30)], started_first=1)
         outcome = turned_away.result(timeout=1)
-        assert outcome.status == 503 and b"threads for queries are all busy" in outcome.body
+        assert outcome.status == 503 and b"threads for long requests are all receiving bodies or waiting for queries" in outcome.body
         assert ("Retry-After", "2") in outcome.headers
         running.result()
         assert runner.run(Job(QUICK, "text/csv", None), 10).status == 200  # the thread is given back

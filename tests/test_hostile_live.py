@@ -78,6 +78,15 @@ def test_slow_bodies_stall_no_request_without_a_body(server):
             status, took = timed_lookup(server)
             assert status == 200 and took < 0.5, f"a lookup took {took:.2f} s beside slow bodies"
             time.sleep(0.1)
+        # a query shares the allowance with the bodies: in a worker whose long-wait threads all receive bodies it
+        # is turned away (elsewhere it runs to its timeout); either way the last thread stays free for lookups
+        heavy = "/sparql?" + urllib.parse.urlencode({"query": CROSS_PRODUCT})
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(raw, server, "GET", heavy, None, {"Accept": "text/csv"}, 10)
+            time.sleep(0.2)
+            status, took = timed_lookup(server)
+            assert status == 200 and took < 0.5
+            assert pending.result()[0] == 503
         for sock in slow:  # the bodies end: those being received are answered, the others were turned away
             with contextlib.suppress(OSError):
                 sock.sendall(b" " * (400 - len("SELECT")))

@@ -52,8 +52,9 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.register_error_handler(TimeoutError, backend_error)
     gated = GatedRequests(sparql.FastGetPath(app, app.wsgi_app), app.extensions["autokg"].executor.gate)
     # bodies are read before the gate, a few at a time
+    executor = app.extensions["autokg"].executor
     app.wsgi_app = BoundedBodies(gated, int(app.config["MAX_CONTENT_LENGTH"]), app.extensions["autokg.access"],  # type: ignore[method-assign]
-                                 readers=limits["threads"])
+                                 executor.waiting)
     return app
 
 

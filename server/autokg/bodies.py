@@ -4,10 +4,11 @@ and refused past the cap as soon as that is known.
 granian hands a WSGI app the body as a stream that blocks until the client has sent it. Read inside the gate, two
 clients sending 10 bytes a second stalled every request of their worker; a declared 20 MB body was read to its
 end before its 413; a chunked body was cut at the cap and run. Here a body over the cap is refused (413) unread
-when its length is declared, and as soon as the cap is passed when it is chunked, never truncated; and at most
-`readers` bodies are received at once by one worker, fewer than its request threads, so that clients sending
-slowly cannot take every thread from the requests without a body (lookups, pages, /health). One more is answered
-503 with Retry-After at once.
+when its length is declared, and as soon as the cap is passed when it is chunked, never truncated. A thread that
+receives a body takes one of the worker's allowance of threads for long waits, which it shares with the threads
+waiting for queries (executor.Executor.waiting: one fewer than its request threads), so that clients sending slowly
+cannot take every thread from the requests without a body (lookups, pages, /health). When the allowance is used
+up, a request with a body is answered 503 with Retry-After at once.
 
 No deadline is put on a body here: granian 2.8 froze a worker once its app answered (408) while another thread
 still waited on that request's body, so a body is read to its end by the request's own thread. A deadline on
@@ -23,11 +24,8 @@ from collections.abc import Callable, Iterable
 
 from autokg.access import AccessLog, wsgi_response
 from autokg.executor import RETRY_LATER, text_outcome
-from autokg.store import PerProcess
 
 WSGIApp = Callable[[dict, Callable[..., object]], Iterable[bytes]]
-#: bodies received at once by one process, when the caller does not say
-READERS = 3
 CHUNK = 64 * 1024
 #: a body over the cap, but no larger than this, is read and dropped before its 413 (see refuse_too_large)
 DRAIN_LIMIT = 64 * 1024 * 1024
@@ -48,14 +46,13 @@ def read_body(stream: object, wanted: int) -> bytes:
 
 class BoundedBodies:
     """WSGI middleware: the body of every request is read whole (at most `max_bytes`) before the app sees the
-    request, which then reads it from memory; at most `readers` bodies at once in this process."""
+    request, which then reads it from memory, by a thread that holds one of the `allowance` of long waits."""
 
-    def __init__(self, wsgi_app: WSGIApp, max_bytes: int, log: AccessLog, readers: int = READERS) -> None:
+    def __init__(self, wsgi_app: WSGIApp, max_bytes: int, log: AccessLog, allowance: threading.BoundedSemaphore) -> None:
         self.wsgi_app = wsgi_app
         self.max_bytes = max_bytes
         self.log = log
-        self.allowed = readers
-        self.receiving: PerProcess[threading.BoundedSemaphore] = PerProcess(lambda: threading.BoundedSemaphore(readers))
+        self.allowance = allowance
 
     def __call__(self, environ: dict, start_response: Callable[..., object]) -> Iterable[bytes]:
         declared = environ.get("CONTENT_LENGTH", "")
@@ -70,16 +67,14 @@ class BoundedBodies:
             if int(declared) == 0:
                 return self.wsgi_app(environ, start_response)
         wanted = int(declared) if declared else self.max_bytes + 1
-        receiving = self.receiving.get()
-        if not receiving.acquire(blocking=False):
-            return self.refuse(environ, start_response, 503, f"This worker is receiving {self.allowed} other request "
-                               "bodies: try again in a few seconds", RETRY_LATER)
+        if not self.allowance.acquire(blocking=False):
+            return self.refuse_busy(environ, start_response)
         try:
             body = read_body(environ["wsgi.input"], wanted)
         except (OSError, ValueError, RuntimeError) as error:
             return self.refuse(environ, start_response, 400, f"The request body could not be read ({error})")
         finally:
-            receiving.release()
+            self.allowance.release()
         if len(body) > self.max_bytes:
             return self.refuse(environ, start_response, 413, self.too_large("more than that"))
         environ["wsgi.input"] = io.BytesIO(body)
@@ -98,17 +93,21 @@ class BoundedBodies:
         A client still sending when the connection closes under it gets a reset, and loses the answer with it.
         """
         if "100-continue" not in environ.get("HTTP_EXPECT", "").lower() and declared <= DRAIN_LIMIT:
-            receiving = self.receiving.get()
-            if not receiving.acquire(blocking=False):
-                return self.refuse(environ, start_response, 503, f"This worker is receiving {self.allowed} other "
-                                   "request bodies: try again in a few seconds", RETRY_LATER)
+            if not self.allowance.acquire(blocking=False):
+                return self.refuse_busy(environ, start_response)
             try:
                 with contextlib.suppress(OSError, ValueError, RuntimeError):
                     while environ["wsgi.input"].read(CHUNK):
                         pass
             finally:
-                receiving.release()
+                self.allowance.release()
         return self.refuse(environ, start_response, 413, self.too_large(f"{declared} bytes"))
+
+    def refuse_busy(self, environ: dict, start_response: Callable[..., object]) -> list[bytes | bytearray]:
+        """A 503 with Retry-After: every thread this worker allows for long waits is receiving a body or waiting
+        for a query."""
+        return self.refuse(environ, start_response, 503, "This worker's threads for long requests are all receiving "
+                           "bodies or waiting for queries: try again in a few seconds", RETRY_LATER)
 
     def refuse(self, environ: dict, start_response: Callable[..., object], status: int, message: str,
                headers: tuple[tuple[str, str], ...] = ()) -> list[bytes | bytearray]:

@@ -969,7 +969,8 @@ class Executor:
             return run_lookup(self.store, job)
         deadline = time.monotonic() + timeout
         if self.waiting is not None and not self.waiting.acquire(blocking=False):
-            return busy_outcome(f"This worker's {self.threads} threads for queries are all busy: try again in a few seconds")
+            return busy_outcome("This worker's threads for long requests are all receiving bodies or waiting for "
+                                "queries: try again in a few seconds")
         try:
             with self.gate.opened():
                 try:
