@@ -92,5 +92,5 @@ def health() -> Response:
 @bp.get("/void")
 def void() -> Response:
     """The VoID description written by `autokg build`."""
-    path = current_app.extensions["autokg.files"].root / "dist" / "void.ttl"
+    path = current_app.extensions["autokg.files"].dist / "void.ttl"
     return Response(path.read_bytes(), content_type="text/turtle; charset=utf-8")
