@@ -2,7 +2,7 @@
 
 Each check asserts the answer (the embedded store's), not only the absence of an error: SPARQLWrapper in
 every return format it has, by GET and POST; rdflib's SPARQLStore by its three methods and result
-formats; pandas reading CSV and TSV from a query URL. The anchor is Oxigraph's server on the same dataset
+formats; pandas reading CSV and TSV from a query URL; pyoxigraph federating into it with SERVICE. The anchor is Oxigraph's server on the same dataset
 (its default graph the union); the checks it fails for its own reasons are marked, with the reason.
 """
 
@@ -184,3 +184,12 @@ def test_pandas_reads_json_results(server, expected):
                                                        headers={"Accept": "application/sparql-results+json"})) as response:
         frame = pd.json_normalize(json.load(response)["results"]["bindings"])
     assert set(frame["s.value"]) == expected["SELECT"]
+
+
+def test_oxigraph_federates_into_the_endpoint_with_service(server, expected):
+    import pyoxigraph
+
+    name, url = server
+    pattern = SELECT.split("WHERE", 1)[1].rsplit("ORDER BY", 1)[0]
+    rows = pyoxigraph.Store().query(f"SELECT ?s WHERE {{ SERVICE <{url}> {pattern} }}")
+    assert {row["s"].value for row in rows} == expected["SELECT"]
