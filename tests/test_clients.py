@@ -2,8 +2,9 @@
 
 Each check asserts the answer (the embedded store's), not only the absence of an error: SPARQLWrapper in
 every return format it has, by GET and POST; rdflib's SPARQLStore by its three methods and result
-formats; pandas reading CSV and TSV from a query URL; pyoxigraph federating into it with SERVICE. The anchor is Oxigraph's server on the same dataset
-(its default graph the union); the checks it fails for its own reasons are marked, with the reason.
+formats; pandas reading CSV and TSV from a query URL; pyoxigraph federating into it with SERVICE. The
+anchor is Oxigraph's server on the same dataset (its default graph the union); the checks it fails for
+its own reasons are marked, with the reason.
 """
 
 from __future__ import annotations
