@@ -120,6 +120,23 @@ def test_a_browser_is_sent_to_the_results_page(client, query, accept, method):
         assert "polestar" in html
 
 
+def test_a_browser_asking_a_canned_query_is_sent_to_the_results_page(client):
+    response = client.get("/queries/group-brands", headers={"Accept": "text/html"})
+    assert response.status_code == 303 and urlsplit(response.headers["Location"]).path == "/query"
+    page = client.get(response.headers["Location"])
+    assert page.status_code == 200 and "SAIC" in page.data.decode()
+
+
+def test_a_query_too_long_for_a_url_is_not_sent_to_the_page(client):
+    from autokg.sparql import PAGE_QUERY_LIMIT
+
+    padded = SELECT + " #" + "x" * (PAGE_QUERY_LIMIT - len(SELECT) - 2)
+    assert len(padded) == PAGE_QUERY_LIMIT
+    assert client.post("/sparql", data={"query": padded}, headers={"Accept": "text/html"}).status_code == 303
+    refused = client.post("/sparql", data={"query": padded + "x"}, headers={"Accept": "text/html"})
+    assert refused.status_code == 406 and b"offered as" in refused.data
+
+
 def test_a_browser_naming_a_format_or_a_dataset_gets_what_it_named(client):
     browser = {"Accept": "text/html"}
     named = client.get("/sparql", query_string={"query": SELECT, "format": "json"}, headers=browser)

@@ -147,13 +147,18 @@ def answer(query: str, pairs: list[tuple[str, str]]) -> Response:
     return as_response(outcome)
 
 
+#: the longest query a browser is sent to the query page with: it travels in the Location header and the URL
+PAGE_QUERY_LIMIT = 16 * 1024
+
+
 def wants_page(query: str, result_type: str | None, graph_type: str | None, pairs: list[tuple[str, str]]) -> bool:
     """Whether a browser asked: HTML acceptable and no answer format for this query, none named by a parameter.
 
     The query page then runs the query and shows the answer as a table (as Virtuoso answers browsers); a request
-    naming a format or a dataset of its own, which the page does not take, is answered 406 as before.
+    naming a format or a dataset of its own, which the page does not take, or a query longer than
+    PAGE_QUERY_LIMIT characters, is answered 406 as before.
     """
-    if any(name in FORMAT_PARAMETERS + ("default-graph-uri", "named-graph-uri") and value.strip() for name, value in pairs):
+    if len(query) > PAGE_QUERY_LIMIT or any(name in FORMAT_PARAMETERS + ("default-graph-uri", "named-graph-uri") and value.strip() for name, value in pairs):
         return False
     offered = result_type if query_form(query) in ("SELECT", "ASK") else graph_type
     return offered is None and best_type(request.headers.get("Accept"), HTML_TYPES, default=False) is not None
