@@ -41,8 +41,9 @@ def execute(store: Queryable, text: str, bindings: dict[str, ox.NamedNode | ox.L
 def execute_remote(endpoint: str, text: str, timeout: float = 60.0) -> Results:
     """Run a query on a SPARQL endpoint that `autokg push` filled, its dataset the part graphs as on the embedded store.
 
-    Such a store's own default graph need not be the union of its graphs (Virtuoso's, for one, is not), so the
-    part graphs are named as the dataset, as `serve --backend` does. Raises AutokgError when the endpoint cannot
+    Such a store's own default graph is not the union of the parts (Oxigraph's server keeps it apart and empty,
+    Virtuoso's holds every graph, system graphs included), so the part graphs are named as the dataset, as
+    `serve --backend` does. Raises AutokgError when the endpoint cannot
     be reached, does not answer in time or refuses the query.
     """
     try:
