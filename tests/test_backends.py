@@ -24,6 +24,7 @@ from autokg.push import part_files, push
 from autokg.store import PART_GRAPHS
 
 from conftest import assert_same_page, canned_answers, oxigraph_server, serving
+from test_virtuoso import CASES, assert_query_endpoint_agrees
 
 LIMITS = {"TESTING": True, "TIMEOUT": 5.0, "MAX_ROWS": 2000, "MAX_CONTENT_LENGTH": 1024 * 1024}
 
@@ -280,3 +281,18 @@ def test_further_backend_graphs_join_the_default_graph(oxigraph_rw, pushed):
     found = {b["org"]["value"] for b in json.loads(merged.data)["results"]["bindings"]}
     assert "https://w3id.org/autokg/id/tesla" in found
     assert merged_app.extensions["autokg"].triples > sum(graph_counts(RemoteStore(query_url)).values())
+
+
+# --- `autokg query --endpoint` on the store that push filled: its default graph is not the union of the parts ---
+
+@pytest.mark.parametrize("name,examples", CASES, ids=[f"{n}{'-examples' if e else ''}" for n, e in CASES])
+def test_query_endpoint_after_a_push_gives_the_embedded_answer(runner, pushed, name, examples):
+    assert_query_endpoint_agrees(runner, name, examples, pushed[1])
+
+
+def test_the_pushed_store_default_graph_is_not_the_union(pushed):
+    # why query --endpoint names the part graphs: without them, this store answers from its empty default graph
+    from autokg.remote import http_request
+
+    reply = http_request(pushed[1] + "?query=ASK%7B%3Fs%20%3Fp%20%3Fo%7D", headers={"Accept": "application/sparql-results+json"})
+    assert json.loads(reply.body)["boolean"] is False

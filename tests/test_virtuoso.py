@@ -128,3 +128,25 @@ def test_virtuoso_gives_the_embedded_answer(virtuoso, store, name, examples):
     assert [v.value for v in mine.variables] == [v.value for v in theirs.variables]
     here, there = solutions(mine), solutions(theirs)
     assert here == there, f"only here: {list((here - there).elements())[:5]}\nonly on Virtuoso: {list((there - here).elements())[:5]}"
+
+
+def assert_query_endpoint_agrees(runner, name: str, examples: bool, endpoint: str) -> None:
+    """`autokg query NAME --endpoint URL` gives the embedded store's answer, compared as above."""
+    query = CATALOG[name]
+    params = [arg for p in query.parameters for arg in ("--param", f"{p.name}={p.example}")] if examples else []
+    graph_form = query.form in ("CONSTRUCT", "DESCRIBE")
+    fmt = "ntriples" if graph_form else "xml"
+    mine = runner("query", name, "--format", fmt, *params)
+    theirs = runner("query", name, "--format", fmt, "--endpoint", endpoint, *params)
+    assert mine.status == theirs.status == 0, theirs.err
+    if graph_form:
+        mine_graph = as_graph(ox.parse(mine.out.encode(), format=ox.RdfFormat.N_TRIPLES))
+        their_graph = as_graph(ox.parse(theirs.out.encode(), format=ox.RdfFormat.N_TRIPLES))
+        assert len(mine_graph) and isomorphic(mine_graph, their_graph), f"{len(mine_graph)} triples here, {len(their_graph)} there"
+        return
+    here, there = (ox.parse_query_results(run.out.encode(), format=ox.QueryResultsFormat.XML) for run in (mine, theirs))
+    if query.form == "ASK":
+        assert bool(here) == bool(there)
+        return
+    assert [v.value for v in here.variables] == [v.value for v in there.variables]
+    assert solutions(here) == solutions(there)

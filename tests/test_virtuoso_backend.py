@@ -20,7 +20,7 @@ from autokg.push import part_files, push
 from autokg.store import PART_GRAPHS
 
 from conftest import assert_same_page, canned_answers, require_virtuoso
-from test_virtuoso import CATALOG, OFFLINE, engines, solutions
+from test_virtuoso import CASES, CATALOG, OFFLINE, assert_query_endpoint_agrees, engines, solutions
 
 LIMITS = {"TESTING": True, "TIMEOUT": 5.0, "MAX_ROWS": 2000, "MAX_CONTENT_LENGTH": 1024 * 1024}
 DATA = PART_GRAPHS["data"].value
@@ -136,3 +136,8 @@ def test_guards_hold_in_front_of_virtuoso(backend_app):
     capped = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p ?o }"}, headers={"Accept": "text/csv"})
     assert capped.status_code == 422
     assert client.get("/health").get_json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("name,examples", CASES, ids=[f"{n}{'-examples' if e else ''}" for n, e in CASES])
+def test_query_endpoint_after_a_push_to_virtuoso_gives_the_embedded_answer(runner, pushed, virtuoso, name, examples):
+    assert_query_endpoint_agrees(runner, name, examples, virtuoso.sparql_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 
@@ -12,8 +13,31 @@ from autokg.executor import Outcome
 
 #: any origin may read the answers, without credentials
 CORS_HEADERS = (("Access-Control-Allow-Origin", "*"),)
+#: what a CORS preflight is told besides the request headers it may send, which are the ones it asks for
+PREFLIGHT_HEADERS = (("Access-Control-Allow-Methods", "GET, POST, HEAD, OPTIONS"), ("Access-Control-Max-Age", "86400"),
+                     ("Vary", "Access-Control-Request-Headers"))
+#: the request headers allowed when a preflight names none
+DEFAULT_ALLOWED_HEADERS = "Content-Type, Accept"
+#: a list of header names (RFC 9110 tokens), as Access-Control-Request-Headers carries them
+HEADER_NAMES = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:[ \t]*,[ \t]*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*")
 #: the log levels at which requests are logged (an access line is information, not a warning)
 LOGGING_LEVELS = ("debug", "info")
+
+
+def preflight_headers(requested: str | None) -> list[tuple[str, str]]:
+    """The CORS headers of a preflight answer: any request header it asks for is allowed, as Oxigraph's --cors does.
+
+    Credentials stay refused (the origin is `*`), so allowing a header such as Authorization lets a page send it
+    to a proxy in front of this endpoint, and nothing more. A list that is not one of header names is not echoed.
+
+    >>> dict(preflight_headers("authorization, x-requested-with"))["Access-Control-Allow-Headers"]
+    'authorization, x-requested-with'
+    >>> dict(preflight_headers("x-a\\r\\nSet-Cookie: a=b"))["Access-Control-Allow-Headers"]
+    'Content-Type, Accept'
+    """
+    asked = (requested or "").strip()
+    allowed = asked if asked and HEADER_NAMES.fullmatch(asked) else DEFAULT_ALLOWED_HEADERS
+    return [*PREFLIGHT_HEADERS, ("Access-Control-Allow-Headers", allowed)]
 
 
 class AccessLog:

@@ -11,11 +11,12 @@ from flask import Blueprint, Response, current_app, jsonify, make_response, requ
 from autokg.backend import BackendError, RemoteStore
 from autokg.catalog import bind_parameters, load_catalog, with_parameters
 from autokg.errors import AutokgError
+from autokg.negotiation import FORMAT_PARAMETERS
 from autokg.sparql import BadRequest, answer, error_response
 
 bp = Blueprint("api", __name__)
 T = TypeVar("T")
-RESERVED = {"format", "timeout"}
+RESERVED = {*FORMAT_PARAMETERS, "timeout"}
 
 
 def once_per_process(key: str, make: Callable[[], T]) -> T:
@@ -91,5 +92,5 @@ def health() -> Response:
 @bp.get("/void")
 def void() -> Response:
     """The VoID description written by `autokg build`."""
-    path = current_app.extensions["autokg.files"].root / "dist" / "void.ttl"
+    path = current_app.extensions["autokg.files"].dist / "void.ttl"
     return Response(path.read_bytes(), content_type="text/turtle; charset=utf-8")

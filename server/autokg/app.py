@@ -9,7 +9,7 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from autokg import api, pages, sparql
-from autokg.access import CORS_HEADERS, AccessLog
+from autokg.access import CORS_HEADERS, AccessLog, preflight_headers
 from autokg.bodies import BoundedBodies
 from autokg.config import SERVER_DEFAULTS, allow_list, environment_settings, project_files
 from autokg.backend import BackendError
@@ -92,9 +92,7 @@ def finish_response(response: Response) -> Response:
     """Add CORS headers (any origin, no credentials) and write the access-log line."""
     response.headers.update(CORS_HEADERS)
     if request.method == "OPTIONS":
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, HEAD, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept"
-        response.headers["Access-Control-Max-Age"] = "86400"
+        response.headers.extend(preflight_headers(request.headers.get("Access-Control-Request-Headers")))
     duration = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
     current_app.extensions["autokg.access"].write(request.method, request.path, response.status_code, duration,
                                                   g.get("rows", "-"), g.get("query_hash", "-"))

@@ -48,6 +48,8 @@ class RemoteStore:
     graphs: tuple[str, ...] = PART_IRIS
     timeout_parameter: tuple[str, int] | None = None
     server: str = field(default="", compare=False)
+    #: what the messages call the endpoint: the backend store of `serve --backend`, the endpoint of `query --endpoint`
+    role: str = field(default="The backend store", compare=False)
 
     def query(self, query: str, *, use_default_graph_as_union: bool = True, default_graph: list[ox.NamedNode] | None = None,
               named_graphs: list[ox.NamedNode] | None = None, substitutions: dict[ox.Variable, object] | None = None,
@@ -74,7 +76,7 @@ class RemoteStore:
                 return list(ox.parse(reply.body, format=ox.RdfFormat.N_TRIPLES))
             return ox.parse_query_results(valid_blank_nodes(reply.body), format=ox.QueryResultsFormat.XML)
         except SyntaxError as error:
-            raise BackendError(f"The backend store's answer does not parse as {accept}: {error}") from None
+            raise BackendError(f"{self.role}'s answer does not parse as {accept}: {error}") from None
 
     def send(self, pairs: list[tuple[str, str]], accept: str, seconds: float) -> Reply:
         """POST the protocol parameters and check the answer; raises BackendError or TimeoutError."""
@@ -83,16 +85,16 @@ class RemoteStore:
         try:
             reply = http_request(self.endpoint, body, headers, "POST", seconds, max_bytes=self.max_bytes)
         except AutokgError as error:
-            raise BackendError(f"The backend store is unavailable: {error}") from None
+            raise BackendError(f"{self.role} is unavailable: {error}") from None
         # Virtuoso's "anytime" timeout: 200 with partial results, or 500 with a cut-off body, and S1TAT
         if reply.headers.get("X-SQL-State", "").strip() in PARTIAL_RESULT_STATES or (reply.status >= 500 and b"S1TAT" in reply.body[-4096:]):
-            raise TimeoutError("the backend store ran out of time and sent partial results")
+            raise TimeoutError(f"{self.role.lower()} ran out of time and sent partial results")
         if reply.status == 400:
-            raise BackendError(f"The backend store refused the query: {error_detail(reply)}", status=400)
+            raise BackendError(f"{self.role} refused the query: {error_detail(reply)}", status=400)
         if reply.status >= 300:
-            raise BackendError(f"The backend store answered HTTP {reply.status}: {error_detail(reply)}")
+            raise BackendError(f"{self.role} answered HTTP {reply.status}: {error_detail(reply)}")
         if len(reply.body) > self.max_bytes:
-            raise BackendError(f"The backend store's answer is larger than {self.max_bytes} bytes: add a LIMIT", status=422)
+            raise BackendError(f"{self.role}'s answer is larger than {self.max_bytes} bytes: add a LIMIT", status=422)
         return reply
 
     def quads_for_pattern(self, subject: ox.NamedNode | None, predicate: ox.NamedNode | None, object: object,

@@ -186,8 +186,8 @@ def build(files: ProjectFiles) -> BuildResult:
     report = validate_graph(parts["data"] + parts["shortcuts"], project)
     if not report.conforms:
         raise AutokgError("The data does not conform; fix it before building:\n" + report.as_text())
-    dist = files.root / "dist"
-    dist.mkdir(exist_ok=True)
+    dist = files.dist
+    dist.mkdir(parents=True, exist_ok=True)
     quads = canonical_quads(parts)
     merged = sorted({ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph()) for qs in quads.values() for q in qs}, key=str)
     written = []

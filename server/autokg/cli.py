@@ -16,9 +16,9 @@ from autokg.config import ProjectFiles, project_files
 from autokg.errors import AutokgError
 from autokg.loading import load_graph, load_project
 from autokg.push import UPDATE_PATHS, parse_auth, part_files, push, query_endpoint_for, sibling_endpoint
-from autokg.querying import OUTPUT_FORMATS, execute, render
+from autokg.querying import OUTPUT_FORMATS, execute, execute_remote, render
 from autokg.reconcile import Candidate, diff, link_candidates, missing_statements, render_differences, unlinked_entities
-from autokg.remote import WIKIDATA_ENDPOINT, query_remote
+from autokg.remote import WIKIDATA_ENDPOINT
 from autokg.store import current_store, open_store
 from autokg.statistics import dataset_summary, render_summary
 from autokg.turtle import format_turtle_file
@@ -169,7 +169,7 @@ def run_query(args: argparse.Namespace) -> int:
     files = project_files(args.root)
     query = find_query(load_catalog(files.queries), args.query)
     text = with_parameters(query, bind_parameters(query, parse_param_options(args.param)))
-    results = query_remote(args.endpoint, text, query.form, args.timeout) if args.endpoint else execute(ready_store(files), text)
+    results = execute_remote(args.endpoint, text, args.timeout) if args.endpoint else execute(ready_store(files), text)
     fmt = args.format or ("table" if sys.stdout.isatty() else ("turtle" if query.form in ("CONSTRUCT", "DESCRIBE") else "csv"))
     write_output(render(results, fmt), None)
     return 0

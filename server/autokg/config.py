@@ -6,8 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-#: the package lives in <root>/server/autokg, so the project root is two levels up
-DEFAULT_ROOT = Path(__file__).resolve().parents[2]
+from autokg import resources
 
 ONTOLOGY_NS = "https://w3id.org/autokg/ontology#"
 VOCAB_NS = "https://w3id.org/autokg/vocab/"
@@ -38,6 +37,12 @@ class ProjectFiles:
     """The files that make up the dataset, grouped by the part they belong to."""
 
     root: Path
+    #: where `autokg build` writes (default: <root>/dist; resources.build_folder says where for the package's copy)
+    dist: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.dist is None:
+            object.__setattr__(self, "dist", self.root / "dist")
 
     @property
     def ontology(self) -> list[Path]:
@@ -81,9 +86,10 @@ class ProjectFiles:
 
 
 def project_files(root: Path | str | None = None) -> ProjectFiles:
-    """The project's files, under `root`, else $AUTOKG_ROOT, else the checkout this package lives in."""
-    chosen = root or os.environ.get("AUTOKG_ROOT") or DEFAULT_ROOT
-    return ProjectFiles(Path(chosen).resolve())
+    """The project's files, under `root`, else $AUTOKG_ROOT, else the checkout this package lives in, else the
+    copy the installed package carries; raises AutokgError when there is none."""
+    chosen = Path(root or os.environ.get("AUTOKG_ROOT") or resources.project_root()).resolve()
+    return ProjectFiles(chosen, resources.build_folder(chosen))
 
 
 #: server settings and their defaults; each can be set by an AUTOKG_<NAME> environment variable,

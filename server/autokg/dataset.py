@@ -53,7 +53,7 @@ def load_served_dataset(files: ProjectFiles, slots: int, mode: str = "memory", n
         build(files)
     if mode == "memory":
         store = ox.Store()
-        store.bulk_load(path=str(files.root / "dist" / "autokg.nq"), format=ox.RdfFormat.N_QUADS)
+        store.bulk_load(path=str(files.dist / "autokg.nq"), format=ox.RdfFormat.N_QUADS)
         count = next(iter(store.query(COUNT)))["n"].value
     else:
         store = ProcessLocalStore(files)

@@ -26,11 +26,18 @@ GRAPH_TYPES = {
     "application/ld+json": "application/ld+json",
     "application/n-quads": "application/n-quads",
     "application/x-turtle": "text/turtle",
+    "application/turtle": "text/turtle",
+    # N3 is a superset of Turtle, so a Turtle answer is N3 too
+    "text/n3": "text/turtle",
+    "text/rdf+n3": "text/turtle",
+    "application/n3": "text/turtle",
+    "application/x-json+ld": "application/ld+json",
     "text/plain": "application/n-triples",
     "application/json": "application/ld+json",
     "application/xml": "application/rdf+xml",
 }
-#: format= values for people typing URLs: name -> (result type, graph type)
+#: short names of formats, as people type them and as clients send them (SPARQLWrapper's names, Virtuoso's and
+#: Fuseki's): name -> (result type, graph type)
 FORMAT_NAMES = {
     "json": ("application/sparql-results+json", "application/ld+json"),
     "xml": ("application/sparql-results+xml", "application/rdf+xml"),
@@ -38,16 +45,27 @@ FORMAT_NAMES = {
     "tsv": ("text/tab-separated-values", None),
     "turtle": (None, "text/turtle"),
     "ttl": (None, "text/turtle"),
+    "n3": (None, "text/turtle"),
     "ntriples": (None, "application/n-triples"),
     "nt": (None, "application/n-triples"),
     "rdfxml": (None, "application/rdf+xml"),
+    "rdf+xml": (None, "application/rdf+xml"),
+    "rdf": (None, "application/rdf+xml"),
     "jsonld": (None, "application/ld+json"),
+    "json-ld": (None, "application/ld+json"),
     "nquads": (None, "application/n-quads"),
 }
+#: the parameters that name the answer's format, which then wins over Accept: Virtuoso reads `format`, Fuseki
+#: `output` (and `results`); SPARQLWrapper sends all three, repeated when it adds the media type
+FORMAT_PARAMETERS = ("format", "output", "results")
+#: what a browser asking for a page is offered (an HTML page, where the route has one)
+HTML_TYPES = {"text/html": "text/html", "application/xhtml+xml": "text/html"}
 
 
-def best_type(accept_header: str | None, offered: dict[str, str]) -> str | None:
+def best_type(accept_header: str | None, offered: dict[str, str], default: bool = True) -> str | None:
     """The canonical media type to answer with, or None when the Accept header allows none of them.
+
+    Without an Accept header, the first offered type, or None when `default` is false.
 
     >>> best_type(None, RESULT_TYPES)
     'application/sparql-results+json'
@@ -57,25 +75,40 @@ def best_type(accept_header: str | None, offered: dict[str, str]) -> str | None:
     True
     """
     if not accept_header or not accept_header.strip():
-        return next(iter(offered.values()))
+        return next(iter(offered.values())) if default else None
     accept = parse_accept_header(accept_header, MIMEAccept)
     match = accept.best_match(list(offered))
     return offered[match] if match else None
 
 
-def chosen_types(accept_header: str | None, format_name: str | None) -> tuple[str | None, str | None]:
-    """(result type, graph type) from a format= value, else from the Accept header.
+def chosen_types(accept_header: str | None, pairs: list[tuple[str, str]]) -> tuple[str | None, str | None]:
+    """(result type, graph type) from the format parameters among `pairs`, else from the Accept header.
 
-    Raises AutokgError naming the parameter when format= has an unknown value.
+    Each value is a short name or a list of media types; the first value that names a type of a kind decides that
+    kind, and empty values are passed over (SPARQLWrapper sends one when it would accept anything). Raises
+    AutokgError naming the parameter when a value names no format at all.
+
+    >>> chosen_types("image/png", [("format", "tsv"), ("format", "text/tab-separated-values")])
+    ('text/tab-separated-values', None)
+    >>> chosen_types(None, [("output", "application/ld+json,application/x-json+ld")])
+    (None, 'application/ld+json')
+    >>> chosen_types("text/csv", [("results", "")])
+    ('text/csv', None)
     """
-    if format_name:
-        if format_name not in FORMAT_NAMES:
-            raise AutokgError(f"Parameter 'format': unknown value '{format_name}' (use one of {', '.join(FORMAT_NAMES)})")
-        return FORMAT_NAMES[format_name]
-    return types_for_accept(accept_header)
+    values = [(name, value.strip()) for name, value in pairs if name in FORMAT_PARAMETERS and value.strip()]
+    if not values:
+        return types_for_accept(accept_header)
+    result_type = graph_type = None
+    for name, value in values:
+        named = FORMAT_NAMES.get(value.lower()) or types_for_accept(value, default=False)
+        if named == (None, None):
+            raise AutokgError(f"Parameter '{name}': unknown value '{value}' (use a media type or one of {', '.join(FORMAT_NAMES)})")
+        result_type, graph_type = result_type or named[0], graph_type or named[1]
+    return result_type, graph_type
 
 
 @lru_cache(maxsize=256)
-def types_for_accept(accept_header: str | None) -> tuple[str | None, str | None]:
-    """(result type, graph type) for an Accept header; cached, since clients resend the same few headers."""
-    return best_type(accept_header, RESULT_TYPES), best_type(accept_header, GRAPH_TYPES)
+def types_for_accept(accept_header: str | None, default: bool = True) -> tuple[str | None, str | None]:
+    """(result type, graph type) for an Accept header (or a format parameter's media types); cached, since
+    clients resend the same few headers."""
+    return best_type(accept_header, RESULT_TYPES, default), best_type(accept_header, GRAPH_TYPES, default)

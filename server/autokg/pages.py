@@ -20,7 +20,7 @@ from autokg.diagram import charts, neighbourhood
 from autokg.documentation import VOCAB_ANCHOR, ontology_docs
 from autokg.executor import GRAPH_FORMATS, PREFIXED_FORMATS, Outcome
 from autokg.guards import RefusedQuery
-from autokg.negotiation import FORMAT_NAMES, GRAPH_TYPES, best_type
+from autokg.negotiation import FORMAT_NAMES, GRAPH_TYPES, HTML_TYPES, best_type
 from autokg.querying import Queryable, short
 from autokg.sparql import run_checked
 from autokg.store import PART_GRAPHS
@@ -28,7 +28,7 @@ from autokg.store import PART_GRAPHS
 bp = Blueprint("pages", __name__)
 
 #: what a resource path offers: a page for browsers first (the default), then every RDF syntax
-PAGE_TYPES = {"text/html": "text/html", "application/xhtml+xml": "text/html"} | GRAPH_TYPES
+PAGE_TYPES = HTML_TYPES | GRAPH_TYPES
 #: format= values on resource paths
 RESOURCE_FORMATS = {"html": "text/html"} | {name: graph for name, (_, graph) in FORMAT_NAMES.items() if graph}
 #: downloads offered under a query's results

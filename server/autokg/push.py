@@ -41,7 +41,7 @@ class PushedPart:
 
 def part_files(files: ProjectFiles) -> dict[str, Path]:
     """The built N-Triples file of each part, by part name; raises AutokgError when one is missing."""
-    dist = files.root / "dist"
+    dist = files.dist
     found = {part: dist / f"autokg-{part}.nt" for part in PART_GRAPHS}
     missing = [str(path) for path in found.values() if not path.is_file()]
     if missing:

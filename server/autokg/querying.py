@@ -38,17 +38,39 @@ def execute(store: Queryable, text: str, bindings: dict[str, ox.NamedNode | ox.L
         raise AutokgError(f"SPARQL syntax error: {error}") from None
 
 
+def execute_remote(endpoint: str, text: str, timeout: float = 60.0) -> Results:
+    """Run a query on a SPARQL endpoint that `autokg push` filled, its dataset the part graphs as on the embedded store.
+
+    Such a store's own default graph is not the union of the parts (Oxigraph's server keeps it apart and empty,
+    Virtuoso's holds every graph, system graphs included), so the part graphs are named as the dataset, as
+    `serve --backend` does. Raises AutokgError when the endpoint cannot
+    be reached, does not answer in time or refuses the query.
+    """
+    try:
+        return RemoteStore(endpoint, timeout=timeout, role="The SPARQL endpoint").query(text)
+    except TimeoutError as error:
+        raise AutokgError(f"cannot reach the SPARQL endpoint {endpoint}: {error}") from None
+
+
 def render(results: Results, fmt: str) -> bytes:
-    """Serialize results: table, csv, tsv, json or xml for SELECT/ASK; turtle or ntriples for CONSTRUCT/DESCRIBE."""
-    if fmt == "table":
-        return render_table(results).encode("utf-8")
-    if isinstance(results, (ox.QueryTriples, list)):
-        if fmt not in GRAPH_FORMATS:
-            raise AutokgError(f"A CONSTRUCT or DESCRIBE result cannot be written as '{fmt}': use turtle, ntriples or table")
-        return ox.serialize(results, format=GRAPH_FORMATS[fmt], prefixes=PREFIXES)
-    if fmt not in TABULAR_FORMATS:
-        raise AutokgError(f"A SELECT or ASK result cannot be written as '{fmt}': use table, csv, tsv, json or xml")
-    return results.serialize(format=TABULAR_FORMATS[fmt])
+    """Serialize results, ending with a newline: table, csv, tsv, json or xml for SELECT/ASK; turtle or ntriples for CONSTRUCT/DESCRIBE.
+
+    Results are evaluated here, so this raises AutokgError when a SERVICE endpoint the query calls cannot be reached.
+    """
+    try:
+        if fmt == "table":
+            body = render_table(results).encode("utf-8")
+        elif isinstance(results, (ox.QueryTriples, list)):
+            if fmt not in GRAPH_FORMATS:
+                raise AutokgError(f"A CONSTRUCT or DESCRIBE result cannot be written as '{fmt}': use turtle, ntriples or table")
+            body = ox.serialize(results, format=GRAPH_FORMATS[fmt], prefixes=PREFIXES)
+        elif fmt not in TABULAR_FORMATS:
+            raise AutokgError(f"A SELECT or ASK result cannot be written as '{fmt}': use table, csv, tsv, json or xml")
+        else:
+            body = results.serialize(format=TABULAR_FORMATS[fmt])
+    except OSError as error:  # pyoxigraph makes SERVICE calls while the results are read, and words failures so
+        raise AutokgError(f"cannot reach an endpoint that the query calls with SERVICE (or read the store): {error}") from None
+    return body if body.endswith(b"\n") or not body else body + b"\n"
 
 
 def short(term: object) -> str:

@@ -1,7 +1,8 @@
 """A polite client for remote SPARQL endpoints: a descriptive User-Agent, timeouts, and backoff on 429 and 5xx.
 
-Wikimedia asks clients of the Wikidata Query Service to say who they are and to slow down when told to;
-every remote query autokg makes goes through `select_remote`.
+Wikimedia asks clients of the Wikidata Query Service to say who they are and to slow down when told to.
+Every request autokg sends goes through `http_request`: Wikidata queries through `select_remote`, queries to
+a store holding autokg through backend.RemoteStore, Graph Store requests through push.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from email.message import Message
 import urllib.error
 import urllib.parse
 import urllib.request
-
-import pyoxigraph as ox
 
 from autokg import __version__
 from autokg.errors import AutokgError
@@ -141,16 +140,6 @@ def select_remote(endpoint: str, query: str, timeout: float = 60.0, retries: int
         return json.loads(data.decode("utf-8"))["results"]["bindings"]
     except (ValueError, KeyError) as error:
         raise AutokgError(f"{endpoint} did not answer with SPARQL JSON results: {error}") from None
-
-
-def query_remote(endpoint: str, query: str, form: str, timeout: float = 60.0) -> ox.QuerySolutions | ox.QueryBoolean | list[ox.Triple]:
-    """Any query on a remote endpoint, parsed by Oxigraph: solutions or a boolean, or triples for CONSTRUCT/DESCRIBE."""
-    try:
-        if form in ("CONSTRUCT", "DESCRIBE"):
-            return list(ox.parse(post_query(endpoint, query, "application/n-triples", timeout), format=ox.RdfFormat.N_TRIPLES))
-        return ox.parse_query_results(post_query(endpoint, query, "application/sparql-results+json", timeout), format=ox.QueryResultsFormat.JSON)
-    except SyntaxError as error:
-        raise AutokgError(f"{endpoint} answered with something that does not parse: {error}") from None
 
 
 def retry_after(header: str | None, default: float) -> float:

@@ -7,15 +7,15 @@ import time
 from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl, unquote_plus
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request, url_for
 
 from autokg.access import wsgi_response
 from autokg.config import PREFIXES
 from autokg.description import service_description_response
 from autokg.errors import AutokgError
 from autokg.executor import Job, Outcome, text_outcome
-from autokg.guards import RefusedQuery, check_query
-from autokg.negotiation import chosen_types, types_for_accept
+from autokg.guards import RefusedQuery, check_query, query_form
+from autokg.negotiation import FORMAT_PARAMETERS, HTML_TYPES, best_type, chosen_types, types_for_accept
 
 bp = Blueprint("protocol", __name__)
 
@@ -133,14 +133,34 @@ def query_hash(query: str) -> str:
 def answer(query: str, pairs: list[tuple[str, str]]) -> Response:
     """Check, run and serialize one query for the current request."""
     g.query_hash = query_hash(query)
-    formats = [v for n, v in pairs if n == "format"]
-    result_type, graph_type = chosen_types(request.headers.get("Accept"), formats[-1] if formats else None)
+    result_type, graph_type = chosen_types(request.headers.get("Accept"), pairs)
+    if (result_type is None or graph_type is None) and wants_page(query, result_type, graph_type, pairs):
+        location = url_for("pages.query_page", query=query)
+        return Response(f"303 See Other: the results as a page are at {location}\n", 303, {"Location": location},
+                        content_type="text/plain; charset=utf-8")
     outcome = run_checked(
         query, result_type, graph_type, requested_timeout(pairs),
         default_graphs=tuple(v for n, v in pairs if n == "default-graph-uri"),
         named_graphs=tuple(v for n, v in pairs if n == "named-graph-uri"),
     )
     return as_response(outcome)
+
+
+#: the longest query a browser is sent to the query page with: it travels in the Location header and the URL
+PAGE_QUERY_LIMIT = 16 * 1024
+
+
+def wants_page(query: str, result_type: str | None, graph_type: str | None, pairs: list[tuple[str, str]]) -> bool:
+    """Whether a browser asked: HTML acceptable and no answer format for this query, none named by a parameter.
+
+    The query page then runs the query and shows the answer as a table (as Virtuoso answers browsers); a request
+    naming a format or a dataset of its own, which the page does not take, or a query longer than
+    PAGE_QUERY_LIMIT characters, is answered 406 as before.
+    """
+    if len(query) > PAGE_QUERY_LIMIT or any(name in FORMAT_PARAMETERS + ("default-graph-uri", "named-graph-uri") and value.strip() for name, value in pairs):
+        return False
+    offered = result_type if query_form(query) in ("SELECT", "ASK") else graph_type
+    return offered is None and best_type(request.headers.get("Accept"), HTML_TYPES, default=False) is not None
 
 
 @bp.route("/sparql", methods=["GET", "POST"])
@@ -191,6 +211,8 @@ class FastGetPath:
             outcome = run_checked(query, result_type, graph_type, float(self.app.config["TIMEOUT"]), app=self.app)
         except RefusedQuery:
             return self.wsgi_app(environ, start_response)  # refused there too, with the reason
+        if outcome.status == 406:
+            return self.wsgi_app(environ, start_response)  # where a browser is sent to the results page
         self.app.extensions["autokg.access"].write("GET", "/sparql", outcome.status, (time.perf_counter() - started) * 1000,
                                                    outcome.rows, query_hash(query))
         return wsgi_response(outcome, start_response)

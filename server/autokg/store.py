@@ -41,7 +41,7 @@ def inputs_digest(files: ProjectFiles) -> str:
 
 def store_link(files: ProjectFiles) -> Path:
     """dist/store: a symlink to the store directory built from the current inputs."""
-    return files.root / "dist" / "store"
+    return files.dist / "store"
 
 
 def current_store(files: ProjectFiles) -> Path | None:
