@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from autokg import api, pages, sparql
+from autokg import api, entities, pages, sparql
 from autokg.access import CORS_HEADERS, AccessLog
 from autokg.config import SERVER_DEFAULTS, allow_list, environment_settings, project_files
 from autokg.backend import BackendError
@@ -37,6 +37,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     else:
         app.extensions["autokg"] = load_served_dataset(files, int(app.config["QUERY_SLOTS"]), str(app.config["STORE"]),
                                                        str(app.config["DATASET"]))
+    app.extensions["autokg.names"] = entities.name_index(app.extensions["autokg"].store)
     app.register_blueprint(sparql.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)

@@ -20,6 +20,7 @@ from autokg.diagram import charts, neighbourhood
 from autokg.documentation import VOCAB_ANCHOR, ontology_docs
 from autokg.executor import GRAPH_FORMATS, PREFIXED_FORMATS, Outcome
 from autokg.guards import RefusedQuery
+from autokg.names import MAX_QUERY, NameIndex
 from autokg.negotiation import FORMAT_NAMES, GRAPH_TYPES, best_type
 from autokg.querying import Queryable, short
 from autokg.sparql import run_checked
@@ -38,6 +39,11 @@ DOWNLOADS = {"SELECT": ("json", "xml", "csv", "tsv"), "ASK": ("json", "xml"), "G
 def store() -> Queryable:
     """The served store of this process."""
     return current_app.extensions["autokg"].store
+
+
+def names() -> NameIndex:
+    """The index of the served dataset's names, built when the app was."""
+    return current_app.extensions["autokg.names"]
 
 
 def href(iri: str) -> str:
@@ -111,8 +117,11 @@ SELECT (COUNT(DISTINCT ?o) AS ?organizations) (COUNT(DISTINCT ?r) AS ?relationsh
 def search() -> Response:
     """Resources whose English or Chinese label or alias contains the words."""
     words = request.args.get("q", "")
-    hits = entities.search(store(), words)
-    return html_response("search.html", words=words, hits=hits)
+    if len(words) > MAX_QUERY:
+        return Response(f"400 Parameter 'q': give at most {MAX_QUERY} characters to search for, not {len(words)}\n", 400,
+                        content_type="text/plain; charset=utf-8")
+    hits, more = entities.search(store(), names(), words)
+    return html_response("search.html", words=words, hits=hits, more=more)
 
 
 def negotiate_resource(iri: str, slug: str) -> tuple[str | None, Response | None]:
@@ -132,7 +141,7 @@ def resource(slug: str) -> Response:
     media_type, refusal = negotiate_resource(iri, slug)
     if refusal is not None:
         if refusal.status_code == 404 and media_type == "text/html":
-            return html_response("not_found.html", 404, iri=iri, near=entities.near_matches(store(), slug))
+            return html_response("not_found.html", 404, iri=iri, near=entities.near_matches(store(), names(), slug))
         return refusal
     if media_type != "text/html":
         return rdf_response(entities.description(store(), iri), media_type)
