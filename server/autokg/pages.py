@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
 
 from autokg import entities
 from autokg.api import catalog, once_per_process
@@ -46,17 +47,32 @@ def names() -> NameIndex:
     return current_app.extensions["autokg.names"]
 
 
+#: the schemes of the IRIs that pages link to; any other (javascript:, data:, file: …) is shown as text
+LINKED_SCHEMES = ("http:", "https:")
+
+
 def href(iri: str) -> str:
-    """Where a link to `iri` points: the local route, or the IRI itself behind a public base (PUBLIC_BASE)."""
+    """Where a link to `iri` points: the local route, or the IRI itself behind a public base (PUBLIC_BASE).
+
+    "" (no link) for an IRI whose scheme is not http or https: a query's answer or a backend's data can hold any.
+    """
+    if not iri.lower().startswith(LINKED_SCHEMES):
+        return ""
     if current_app.config.get("PUBLIC_BASE") or entities.local_path(iri) is None:
         return iri
     return request.script_root + entities.local_path(iri)
 
 
+def link(iri: str, label: str) -> Markup:
+    """`label` as a link to `iri`, or as plain text when `iri` gets no link (see href); both escaped."""
+    url = href(iri)
+    return Markup('<a href="{}">{}</a>').format(url, label) if url else escape(label)
+
+
 @bp.app_context_processor
 def helpers() -> dict[str, object]:
     """Functions the templates use."""
-    return {"href": href, "format_number": entities.format_number}
+    return {"href": href, "link": link, "format_number": entities.format_number}
 
 
 def chosen_type() -> str | None:
