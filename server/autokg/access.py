@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import time
 
-#: any origin may read the answers, without credentials
-CORS_HEADERS = (("Access-Control-Allow-Origin", "*"),)
+#: headers every response carries: any origin may read the answers, without credentials, and no browser may
+#: take an answer for another type than the one it is sent as (a CSV cell sniffed as HTML, say)
+CORS_HEADERS = (("Access-Control-Allow-Origin", "*"), ("X-Content-Type-Options", "nosniff"))
 #: the log levels at which requests are logged (an access line is information, not a warning)
 LOGGING_LEVELS = ("debug", "info")
 

@@ -14,6 +14,7 @@ from autokg.config import SERVER_DEFAULTS, allow_list, environment_settings, pro
 from autokg.backend import BackendError
 from autokg.dataset import backend_dataset, load_served_dataset
 from autokg.executor import Gate
+from autokg.security import secure
 
 
 def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
@@ -80,8 +81,9 @@ def start_timer() -> Response | None:
 
 
 def finish_response(response: Response) -> Response:
-    """Add CORS headers (any origin, no credentials) and write the access-log line."""
+    """Add CORS headers (any origin, no credentials) and the pages' security headers, and write the access-log line."""
     response.headers.update(CORS_HEADERS)
+    secure(response, str(current_app.config.get("PUBLIC_BASE") or ""))
     if request.method == "OPTIONS":
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, HEAD, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept"
