@@ -163,13 +163,13 @@ class NameIndex:
         slug = slug.casefold()
         if not slug or len(slug) > MAX_QUERY:
             return []
-        width = 4 * limit
+        width = 2 * limit
         at = bisect_left(self.near_keys, slug)
         candidates = set(self.near_keys[max(0, at - width):at + width])
         iris = {self.iris[self.wholes.name(p)] for p in self.wholes.around(normal(slug), width)}
         for word in normal(slug).split()[:8]:
             for entries in (self.wholes, self.inner):
-                iris.update(self.iris[entries.name(p)] for p in entries.starting(word[:3])[:2 * limit])
+                iris.update(self.iris[entries.name(p)] for p in entries.starting(word[:3])[:limit])
         for iri in iris:
             candidates.add(iri.rsplit("/", 1)[-1])
             candidates.add(self.english.get(iri, ""))
