@@ -348,14 +348,15 @@ def name_index(store: Queryable) -> NameIndex:
     An on-disk store's handle is dropped after: the index is built before the workers fork, and no handle may cross.
     """
     rows = select(store, """
-SELECT ?x ?name ?english WHERE {
-  { ?x rdfs:label ?name . BIND (lang(?name) = "en" AS ?english) } UNION { ?x skos:altLabel ?name . BIND (false AS ?english) }
-  FILTER (STRSTARTS(STR(?x), STR(akr:)) && isLiteral(?name))
+SELECT ?x ?p ?name WHERE {
+  VALUES ?p { rdfs:label skos:altLabel } ?x ?p ?name . FILTER (STRSTARTS(STR(?x), STR(akr:)) && isLiteral(?name))
 }""")
     if isinstance(store, ProcessLocalStore):
         store.close()
-    ordered = sorted((text(r, "x"), text(r, "name"), text(r, "english") == "true") for r in rows)
-    return NameIndex(ordered)
+    label = PREFIXES["rdfs"] + "label"
+    return NameIndex(sorted(
+        (text(r, "x"), text(r, "name"), text(r, "p") == label and getattr(r["name"], "language", None) == "en") for r in rows
+    ))
 
 
 def search(store: Queryable, index: NameIndex, words: str, limit: int = MAX_HITS) -> tuple[list[Listed], bool]:
