@@ -347,16 +347,17 @@ def name_index(store: Queryable) -> NameIndex:
 
     An on-disk store's handle is dropped after: the index is built before the workers fork, and no handle may cross.
     """
-    rows = select(store, """
+    label = PREFIXES["rdfs"] + "label"
+    names = sorted(
+        (row["x"].value, row["name"].value, row["p"].value == label and row["name"].language == "en")
+        for row in execute(store, PROLOGUE + """
 SELECT ?x ?p ?name WHERE {
   VALUES ?p { rdfs:label skos:altLabel } ?x ?p ?name . FILTER (STRSTARTS(STR(?x), STR(akr:)) && isLiteral(?name))
 }""")
+    )
     if isinstance(store, ProcessLocalStore):
         store.close()
-    label = PREFIXES["rdfs"] + "label"
-    return NameIndex(sorted(
-        (text(r, "x"), text(r, "name"), text(r, "p") == label and getattr(r["name"], "language", None) == "en") for r in rows
-    ))
+    return NameIndex(names)
 
 
 def search(store: Queryable, index: NameIndex, words: str, limit: int = MAX_HITS) -> tuple[list[Listed], bool]:

@@ -25,7 +25,9 @@ MAX_HITS = 50
 MAX_WALK = 20 * MAX_HITS
 
 WORD = re.compile(r"[^\W_]+")
-CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+CJK = "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]"
+#: one character where a word starts: the first of the text or one after a space, or any CJK character
+WORD_START = re.compile("(?<![^ ])[^ ]|" + CJK)
 #: sorts after every character, so [p, p + END) holds exactly the keys that start with p
 END = "\U0010ffff"
 
@@ -49,7 +51,7 @@ def word_starts(key: str) -> list[int]:
     >>> word_starts("智己汽车 im")
     [0, 1, 2, 3, 5]
     """
-    return [i for i, char in enumerate(key) if i == 0 or key[i - 1] == " " or CJK.match(char)]
+    return [match.start() for match in WORD_START.finditer(key)]
 
 
 @dataclass
@@ -62,19 +64,19 @@ class Hit:
 
 
 class Prefixed:
-    """Word starts of names, sorted by the rest of the name from there: the ones that start with a prefix are one run.
+    """Strings from an offset on (names from one of their words, IRIs from their last segment), sorted: those that
+    start with a prefix are one run.
 
-    An entry is a name's number and the offset of the word in its normal form, packed in one integer, so that the
-    index holds no copy of the text.
+    An entry is a name's number and the offset, packed in one integer, so that the index holds no copy of the text.
     """
 
     def __init__(self, keys: list[str], entries: Iterable[tuple[int, int]]) -> None:
-        """Index the word starts (name number, offset) of the normal forms `keys`."""
+        """Index the (name number, offset) pairs into `keys`, the strings of each name (its normal form, or its IRI)."""
         self.keys = keys
         self.entries = array("Q", sorted((number << 16 | start for number, start in entries), key=self.rest))
 
     def rest(self, entry: int) -> str:
-        """The normal form an entry stands for, from its word on."""
+        """The string an entry stands for, from its offset on."""
         return self.keys[entry >> 16][entry & 0xFFFF:]
 
     def name(self, position: int) -> int:
@@ -105,31 +107,29 @@ class NameIndex:
 
     def __init__(self, names: Iterable[tuple[str, str, bool]]) -> None:
         """Index (IRI, name, whether it is the resource's English label) triples."""
-        self.iris: list[str] = []
+        self.iris: list[str] = []  # the IRI of each name, one string per IRI
         self.names: list[str] = []
         self.keys: list[str] = []  # the names' normal forms
-        self.exact: dict[str, list[int]] = {}
-        self.slugs: dict[str, str] = {}  # near-match key (an IRI's last segment, or an English label) -> IRI
-        self.english: dict[str, str] = {}  # IRI -> the near-match key of its English label
+        self.english = bytearray()  # 1 for a name that is its resource's English label
+        seen: dict[str, str] = {}
         wholes: list[tuple[int, int]] = []
         inner: list[tuple[int, int]] = []
+        slugs: list[tuple[int, int]] = []
         for number, (iri, name, english) in enumerate(names):
+            if iri not in seen:
+                seen[iri] = iri
+                slugs += [(number, start) for start in (iri.rfind("/") + 1,) if start <= 0xFFFF]
             key = normal(name)
-            self.iris.append(iri)
+            self.iris.append(seen[iri])
             self.names.append(name)
             self.keys.append(key)
-            if not key:
-                continue
-            self.exact.setdefault(key, []).append(number)
-            wholes.append((number, 0))
-            inner += [(number, start) for start in word_starts(key)[1:] if start <= 0xFFFF]
-            self.slugs.setdefault(iri.rsplit("/", 1)[-1], iri)
-            if english:
-                self.english.setdefault(iri, name.casefold().replace(" ", "-"))
-                self.slugs.setdefault(self.english[iri], iri)
+            self.english.append(bool(english))
+            if key:
+                wholes.append((number, 0))
+                inner += [(number, start) for start in word_starts(key)[1:] if start <= 0xFFFF]
         self.wholes = Prefixed(self.keys, wholes)
         self.inner = Prefixed(self.keys, inner)
-        self.near_keys = sorted(self.slugs)
+        self.slugs = Prefixed(self.iris, slugs)  # each IRI once, by its last segment
 
     def __len__(self) -> int:
         return len(self.names)
@@ -144,34 +144,36 @@ class NameIndex:
         if not key:
             return []
         hits: dict[str, Hit] = {}
-        for number in sorted(self.exact.get(key, []), key=lambda n: self.iris[n]):
-            hits.setdefault(self.iris[number], Hit(self.iris[number], self.names[number], 0))
-        for score, entries in ((1, self.wholes), (2, self.inner)):
+        for entries in (self.wholes, self.inner):
             for position in entries.starting(key)[:MAX_WALK]:
                 if len(hits) >= limit:
                     break
                 number = entries.name(position)
+                # the names equal to `key` sort first among those that start with it
+                score = 2 if entries is self.inner else 0 if self.keys[number] == key else 1
                 hits.setdefault(self.iris[number], Hit(self.iris[number], self.names[number], score))
         return list(hits.values())[:limit]
 
     def near(self, slug: str, limit: int = 5) -> list[str]:
         """IRIs whose slug or English label is close to `slug` (difflib's ratio at least 0.5), best first.
 
-        The candidates are the keys that sort next to `slug`, and the resources one of whose words starts like
-        one of its words: a few hundred, whatever the size of the dataset.
+        The candidates are the slugs and the names that sort next to `slug`, and the names one of whose words starts
+        like one of its words: a few hundred, whatever the size of the dataset.
         """
         slug = slug.casefold()
         if not slug or len(slug) > MAX_QUERY:
             return []
-        width = 2 * limit
-        at = bisect_left(self.near_keys, slug)
-        candidates = set(self.near_keys[max(0, at - width):at + width])
-        iris = {self.iris[self.wholes.name(p)] for p in self.wholes.around(normal(slug), width)}
-        for word in normal(slug).split()[:8]:
+        width, key = 2 * limit, normal(slug)
+        numbers = {self.slugs.name(p) for p in self.slugs.around(slug, width)}
+        numbers.update(self.wholes.name(p) for p in self.wholes.around(key, width))
+        for word in key.split()[:8]:
             for entries in (self.wholes, self.inner):
-                iris.update(self.iris[entries.name(p)] for p in entries.starting(word[:3])[:limit])
-        for iri in iris:
-            candidates.add(iri.rsplit("/", 1)[-1])
-            candidates.add(self.english.get(iri, ""))
-        close = difflib.get_close_matches(slug, sorted(candidates), n=limit * 2, cutoff=0.5)
-        return list(dict.fromkeys(self.slugs[k] for k in close if k in self.slugs))[:limit]
+                numbers.update(entries.name(p) for p in entries.starting(word[:3])[:limit])
+        candidates: dict[str, str] = {}  # an IRI's last segment, or an English label written like one -> the IRI
+        for number in sorted(numbers):
+            iri = self.iris[number]
+            candidates.setdefault(iri[iri.rfind("/") + 1:], iri)
+            if self.english[number]:
+                candidates.setdefault(self.names[number].casefold().replace(" ", "-"), iri)
+        close = difflib.get_close_matches(slug, list(candidates), n=limit * 2, cutoff=0.5)
+        return list(dict.fromkeys(candidates[k] for k in close))[:limit]
