@@ -69,6 +69,14 @@ def test_headers_sent_a_byte_at_a_time_lose_their_connection(server):
     assert time.monotonic() - started < 2 * HEADER_TIMEOUT + 3
 
 
+def test_an_http2_connection_is_refused_at_once(server):
+    """Granian's cleartext HTTP/2 kept a connection that opened no stream past the header timeout, and held up shutdown."""
+    with socket.create_connection(server, timeout=5) as h2:
+        h2.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        took = closed_within(h2, HEADER_TIMEOUT - 0.5)
+    assert took is not None
+
+
 def test_an_idle_kept_alive_connection_is_closed_after_the_header_timeout(server):
     with socket.create_connection(server, timeout=5) as idle:
         idle.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 os.environ.setdefault("_RJEM_MALLOC_CONF", "oversize_threshold:262144")
 
 from flask import Flask  # noqa: E402
-from granian.constants import Interfaces  # noqa: E402
+from granian.constants import HTTPModes, Interfaces  # noqa: E402
 from granian.http import HTTP1Settings  # noqa: E402
 from granian.log import LogLevels  # noqa: E402
 from granian.server import Server  # noqa: E402
@@ -74,6 +74,9 @@ def build_server(settings: Mapping[str, object]) -> tuple[Server, Flask]:
         backlog=int(config["BACKLOG"]),
         # a client that sends its headers slowly, or keeps a connection idle, loses it after this long
         http1_settings=HTTP1Settings(header_read_timeout=int(float(config["HEADER_TIMEOUT"]) * 1000)),
+        # HTTP/1.1 only: granian's HTTP/2 (cleartext, with prior knowledge) escapes the header timeout, and no browser
+        # speaks it without TLS, which a proxy in front terminates
+        http=HTTPModes.http1,
     )
     allow_open_files(int(config["BACKLOG"]) // int(config["WORKERS"]) + OTHER_FILES)
     return server, app
