@@ -11,8 +11,9 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from autokg.executor import Outcome
 
-#: any origin may read the answers, without credentials
-CORS_HEADERS = (("Access-Control-Allow-Origin", "*"),)
+#: headers every response carries: any origin may read the answers, without credentials, and no browser may
+#: take an answer for another type than the one it is sent as (a CSV cell sniffed as HTML, say)
+CORS_HEADERS = (("Access-Control-Allow-Origin", "*"), ("X-Content-Type-Options", "nosniff"))
 #: what a CORS preflight is told besides the request headers it may send, which are the ones it asks for
 PREFLIGHT_HEADERS = (("Access-Control-Allow-Methods", "GET, POST, HEAD, OPTIONS"), ("Access-Control-Max-Age", "86400"),
                      ("Vary", "Access-Control-Request-Headers"))

@@ -8,13 +8,14 @@ from collections.abc import Callable, Iterable, Mapping
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from autokg import api, pages, sparql
+from autokg import api, entities, pages, sparql
 from autokg.access import CORS_HEADERS, AccessLog, preflight_headers
 from autokg.bodies import BoundedBodies
 from autokg.config import SERVER_DEFAULTS, allow_list, environment_settings, project_files
 from autokg.backend import BackendError
 from autokg.dataset import backend_dataset, load_served_dataset
 from autokg.executor import MIB, Gate, default_query_memory
+from autokg.security import secure
 
 
 def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
@@ -42,6 +43,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     else:
         app.extensions["autokg"] = load_served_dataset(files, slots, str(app.config["STORE"]),
                                                        str(app.config["DATASET"]), limits)
+    app.extensions["autokg.names"] = entities.name_index(app.extensions["autokg"].store)
     app.register_blueprint(sparql.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
@@ -89,8 +91,9 @@ def start_timer() -> Response | None:
 
 
 def finish_response(response: Response) -> Response:
-    """Add CORS headers (any origin, no credentials) and write the access-log line."""
+    """Add CORS headers (any origin, no credentials) and the pages' security headers, and write the access-log line."""
     response.headers.update(CORS_HEADERS)
+    secure(response, str(current_app.config.get("PUBLIC_BASE") or ""))
     if request.method == "OPTIONS":
         response.headers.extend(preflight_headers(request.headers.get("Access-Control-Request-Headers")))
     duration = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000

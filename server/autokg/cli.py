@@ -12,7 +12,7 @@ import pyoxigraph as ox
 from autokg import __version__
 from autokg.build import build
 from autokg.catalog import bind_parameters, find_query, load_catalog, with_parameters
-from autokg.config import ProjectFiles, project_files
+from autokg.config import ProjectFiles, coerce_setting, project_files
 from autokg.errors import AutokgError
 from autokg.loading import load_graph, load_project
 from autokg.push import UPDATE_PATHS, parse_auth, part_files, push, query_endpoint_for, sibling_endpoint
@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a further graph of the backend to include in the default graph (repeatable; $AUTOKG_BACKEND_GRAPHS)")
     serve.add_argument("--public-base", help="the base the IRIs are published under when deployed behind it, "
                                               "e.g. https://w3id.org/autokg/ (pages then link to canonical IRIs; $AUTOKG_PUBLIC_BASE)")
+    serve.add_argument("--backlog", type=int, help="connections accepted at once, idle ones included (default 8192; $AUTOKG_BACKLOG)")
+    serve.add_argument("--header-timeout", type=float, help="seconds a client has to send a request's headers, and an idle "
+                                                            "connection stays open (default 10; $AUTOKG_HEADER_TIMEOUT)")
     serve.set_defaults(run=run_serve)
 
     export = commands.add_parser("export", help="export facts in Wikidata's model")
@@ -262,8 +265,8 @@ def run_serve(args: argparse.Namespace) -> int:
     from autokg.serving import serve  # granian is loaded only by the command that needs it
 
     names = ("host", "port", "workers", "threads", "query_slots", "query_queue", "query_memory", "timeout", "max_rows", "max_result_bytes", "max_content_length", "service_allow_list", "store", "dataset",
-             "public_base", "backend", "backend_graphs")
-    settings = {name.upper(): getattr(args, name) for name in names if getattr(args, name) is not None}
+             "public_base", "backend", "backend_graphs", "backlog", "header_timeout")
+    settings = {name.upper(): coerce_setting(name.upper(), getattr(args, name)) for name in names if getattr(args, name) is not None}
     if args.root:
         settings["ROOT"] = str(args.root)
     serve(settings)

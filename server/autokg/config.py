@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autokg import resources
+from autokg.errors import SettingError
 
 ONTOLOGY_NS = "https://w3id.org/autokg/ontology#"
 VOCAB_NS = "https://w3id.org/autokg/vocab/"
@@ -123,25 +124,39 @@ SERVER_DEFAULTS: dict[str, object] = {
     # the public base the dataset's IRIs live under when this server is deployed behind it (for
     # example https://w3id.org/autokg/): pages then link to canonical IRIs; empty links to local paths
     "PUBLIC_BASE": "",
+    # connections the server accepts at once, idle ones included (granian's backlog; each worker takes its share,
+    # and the kernel caps the queue of connections not yet accepted at net.core.somaxconn)
+    "BACKLOG": 8192,
+    # seconds a client has to send a request's headers, and an idle kept-alive connection stays open
+    "HEADER_TIMEOUT": 10.0,
 }
+#: the bounds of BACKLOG: granian takes at least 128; the kernel and the file descriptors limit the rest
+MIN_BACKLOG, MAX_BACKLOG = 128, 65535
 
 
 def coerce_setting(name: str, value: object) -> object:
-    """A setting's value converted to the type of its default; raises ValueError naming the setting."""
+    """A setting's value converted to the type of its default; raises SettingError (a ValueError) naming the setting.
+
+    >>> coerce_setting("TIMEOUT", "nan")
+    Traceback (most recent call last):
+    autokg.errors.SettingError: setting TIMEOUT: give a positive, finite number of seconds, not nan
+    """
     default = SERVER_DEFAULTS[name]
     if isinstance(value, str) and not isinstance(default, str):
         try:
             value = type(default)(value)
         except ValueError:
-            raise ValueError(f"setting {name}: '{value}' is not a {type(default).__name__}") from None
+            raise SettingError(f"setting {name}: '{value}' is not a {type(default).__name__}") from None
     if name in ("PORT", "WORKERS", "THREADS", "QUERY_SLOTS", "MAX_ROWS", "MAX_RESULT_BYTES", "MAX_CONTENT_LENGTH") and int(value) < (0 if name == "PORT" else 1):
-        raise ValueError(f"setting {name}: {value} is too small")
+        raise SettingError(f"setting {name}: {value} is too small")
     if name in ("QUERY_QUEUE", "QUERY_MEMORY") and int(value) < 0:
-        raise ValueError(f"setting {name}: {value} is negative")
-    if name == "TIMEOUT" and not 0 < float(value) < float("inf"):
-        raise ValueError(f"setting {name}: give a positive number of seconds")
+        raise SettingError(f"setting {name}: {value} is negative")
+    if name in ("TIMEOUT", "HEADER_TIMEOUT") and not 0 < float(value) < float("inf"):  # nan compares false
+        raise SettingError(f"setting {name}: give a positive, finite number of seconds, not {value}")
+    if name == "BACKLOG" and not MIN_BACKLOG <= int(value) <= MAX_BACKLOG:
+        raise SettingError(f"setting {name}: give a number of connections from {MIN_BACKLOG} to {MAX_BACKLOG}, not {value}")
     if name == "STORE" and value not in ("memory", "disk"):
-        raise ValueError(f"setting {name}: use 'memory' or 'disk'")
+        raise SettingError(f"setting {name}: use 'memory' or 'disk'")
     return value
 
 

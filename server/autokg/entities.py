@@ -7,7 +7,6 @@ of a query unescaped.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -16,7 +15,9 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, VOCAB_NS
+from autokg.names import MAX_HITS, NameIndex
 from autokg.querying import Queryable, execute
+from autokg.store import ProcessLocalStore
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 PROLOGUE = "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in PREFIXES.items())
@@ -341,38 +342,37 @@ SELECT ?s ?label ?date WHERE {
     ]
 
 
-def search(store: Queryable, words: str, limit: int = 50) -> list[Listed]:
-    """Resources whose label or alias, in any language, contains `words` (case-insensitive); best matches first."""
-    needle = words.strip().casefold()
-    if not needle:
-        return []
-    scored: dict[str, tuple[int, str]] = {}
-    for row in select(store, """
-SELECT ?x ?name WHERE {
-  ?x rdfs:label|skos:altLabel ?name . FILTER (STRSTARTS(STR(?x), STR(akr:)))
-}"""):
-        name = text(row, "name").casefold()
-        if needle not in name:
-            continue
-        score = 0 if name == needle else 1 if name.startswith(needle) else 2
-        iri = text(row, "x")
-        if iri not in scored or (score, text(row, "name")) < scored[iri]:
-            scored[iri] = (score, text(row, "name"))
-    ranked = sorted(scored, key=lambda i: (scored[i][0], i))[:limit]
-    named = labels(store, ranked)
-    return [Listed(i, named[i], scored[i][1] if scored[i][1] != named[i] else "") for i in ranked]
+def name_index(store: Queryable) -> NameIndex:
+    """The index of every label and alias of the dataset's resources (see autokg.names), read in one query.
+
+    An on-disk store's handle is dropped after: the index is built before the workers fork, and no handle may cross.
+    """
+    label = PREFIXES["rdfs"] + "label"
+    names = sorted(
+        (row["x"].value, row["name"].value, row["p"].value == label and row["name"].language == "en")
+        for row in execute(store, PROLOGUE + """
+SELECT ?x ?p ?name WHERE {
+  VALUES ?p { rdfs:label skos:altLabel } ?x ?p ?name . FILTER (STRSTARTS(STR(?x), STR(akr:)) && isLiteral(?name))
+}""")
+    )
+    if isinstance(store, ProcessLocalStore):
+        store.close()
+    return NameIndex(names)
 
 
-def near_matches(store: Queryable, slug: str, limit: int = 5) -> list[Listed]:
-    """Resources whose slug or label is close to `slug`, for a helpful 404 page."""
-    rows = select(store, "SELECT DISTINCT ?x ?label WHERE { ?x rdfs:label ?label . FILTER (STRSTARTS(STR(?x), STR(akr:)) && lang(?label) = 'en') }")
-    by_key: dict[str, str] = {}
-    for row in rows:
-        iri = text(row, "x")
-        by_key.setdefault(iri[len(RESOURCE_NS):], iri)
-        by_key.setdefault(text(row, "label").casefold().replace(" ", "-"), iri)
-    close = difflib.get_close_matches(slug.casefold(), list(by_key), n=limit * 2, cutoff=0.5)
-    picked = list(dict.fromkeys(by_key[k] for k in close))[:limit]
+def search(store: Queryable, index: NameIndex, words: str, limit: int = MAX_HITS) -> tuple[list[Listed], bool]:
+    """Resources whose label or alias, in any language, has words that start with `words`; best matches first.
+
+    Also whether more resources match than the `limit` returned.
+    """
+    hits = index.search(words, limit + 1)
+    named = labels(store, [h.iri for h in hits[:limit]])
+    return [Listed(h.iri, named[h.iri], h.name if h.name != named[h.iri] else "") for h in hits[:limit]], len(hits) > limit
+
+
+def near_matches(store: Queryable, index: NameIndex, slug: str, limit: int = 5) -> list[Listed]:
+    """Resources whose slug or English label is close to `slug`, for a helpful 404 page."""
+    picked = index.near(slug, limit)
     named = labels(store, picked)
     return [Listed(i, named[i]) for i in picked]
 

@@ -32,3 +32,7 @@ class AutokgError(Exception):
 
 class UnreadableInputError(AutokgError):
     """An input file that is missing or does not parse."""
+
+
+class SettingError(AutokgError, ValueError):
+    """A server setting (flag, AUTOKG_* variable or instance file) whose value cannot be used."""

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
 
 from autokg import entities
 from autokg.api import catalog, once_per_process
@@ -20,6 +21,7 @@ from autokg.diagram import charts, neighbourhood
 from autokg.documentation import VOCAB_ANCHOR, ontology_docs
 from autokg.executor import GRAPH_FORMATS, PREFIXED_FORMATS, Outcome
 from autokg.guards import RefusedQuery
+from autokg.names import MAX_QUERY, NameIndex
 from autokg.negotiation import FORMAT_NAMES, GRAPH_TYPES, HTML_TYPES, best_type
 from autokg.querying import Queryable, short
 from autokg.sparql import run_checked
@@ -40,17 +42,37 @@ def store() -> Queryable:
     return current_app.extensions["autokg"].store
 
 
+def names() -> NameIndex:
+    """The index of the served dataset's names, built when the app was."""
+    return current_app.extensions["autokg.names"]
+
+
+#: the schemes of the IRIs that pages link to; any other (javascript:, data:, file: …) is shown as text
+LINKED_SCHEMES = ("http:", "https:")
+
+
 def href(iri: str) -> str:
-    """Where a link to `iri` points: the local route, or the IRI itself behind a public base (PUBLIC_BASE)."""
+    """Where a link to `iri` points: the local route, or the IRI itself behind a public base (PUBLIC_BASE).
+
+    "" (no link) for an IRI whose scheme is not http or https: a query's answer or a backend's data can hold any.
+    """
+    if not iri.lower().startswith(LINKED_SCHEMES):
+        return ""
     if current_app.config.get("PUBLIC_BASE") or entities.local_path(iri) is None:
         return iri
     return request.script_root + entities.local_path(iri)
 
 
+def link(iri: str, label: str) -> Markup:
+    """`label` as a link to `iri`, or as plain text when `iri` gets no link (see href); both escaped."""
+    url = href(iri)
+    return Markup('<a href="{}">{}</a>').format(url, label) if url else escape(label)
+
+
 @bp.app_context_processor
 def helpers() -> dict[str, object]:
     """Functions the templates use."""
-    return {"href": href, "format_number": entities.format_number}
+    return {"href": href, "link": link, "format_number": entities.format_number}
 
 
 def chosen_type() -> str | None:
@@ -111,8 +133,11 @@ SELECT (COUNT(DISTINCT ?o) AS ?organizations) (COUNT(DISTINCT ?r) AS ?relationsh
 def search() -> Response:
     """Resources whose English or Chinese label or alias contains the words."""
     words = request.args.get("q", "")
-    hits = entities.search(store(), words)
-    return html_response("search.html", words=words, hits=hits)
+    if len(words) > MAX_QUERY:
+        return Response(f"400 Parameter 'q': give at most {MAX_QUERY} characters to search for, not {len(words)}\n", 400,
+                        content_type="text/plain; charset=utf-8")
+    hits, more = entities.search(store(), names(), words)
+    return html_response("search.html", words=words, hits=hits, more=more)
 
 
 def negotiate_resource(iri: str, slug: str) -> tuple[str | None, Response | None]:
@@ -132,7 +157,7 @@ def resource(slug: str) -> Response:
     media_type, refusal = negotiate_resource(iri, slug)
     if refusal is not None:
         if refusal.status_code == 404 and media_type == "text/html":
-            return html_response("not_found.html", 404, iri=iri, near=entities.near_matches(store(), slug))
+            return html_response("not_found.html", 404, iri=iri, near=entities.near_matches(store(), names(), slug))
         return refusal
     if media_type != "text/html":
         return rdf_response(entities.description(store(), iri), media_type)

@@ -6,7 +6,9 @@ import faulthandler
 import gc
 import logging
 import os
+import resource
 import signal
+import socket
 import sys
 from collections.abc import Mapping
 
@@ -17,11 +19,13 @@ from collections.abc import Mapping
 os.environ.setdefault("_RJEM_MALLOC_CONF", "oversize_threshold:262144")
 
 from flask import Flask  # noqa: E402
-from granian.constants import Interfaces  # noqa: E402
+from granian.constants import HTTPModes, Interfaces  # noqa: E402
+from granian.http import HTTP1Settings  # noqa: E402
 from granian.log import LogLevels  # noqa: E402
 from granian.server import Server  # noqa: E402
 
 from autokg.app import create_app  # noqa: E402
+from autokg.errors import AutokgError  # noqa: E402
 from autokg.executor import end_forks_with_this_process, map_large_blocks, memory_bytes  # noqa: E402
 
 MIB = 1024 * 1024
@@ -43,6 +47,7 @@ def build_server(settings: Mapping[str, object]) -> tuple[Server, Flask]:
     """The app, built in this process before the workers fork, and the granian server that will run it."""
     app = create_app(settings)
     config = app.config
+    check_address_free(str(config["HOST"]), int(config["PORT"]))
     logging.basicConfig(stream=sys.stderr, level=str(config["LOG_LEVEL"]).upper(), format="%(asctime)s %(name)s %(message)s")
     # objects made before the fork are never collected, so the GC does not dirty the shared pages
     gc.freeze()
@@ -64,8 +69,45 @@ def build_server(settings: Mapping[str, object]) -> tuple[Server, Flask]:
         workers_kill_timeout=int(float(config["TIMEOUT"])) + 5,
         log_level=LogLevels(str(config["LOG_LEVEL"]).lower()),
         log_access=False,
+        # granian serves backlog / workers connections per worker at once, idle kept-alive ones included, and
+        # leaves the others waiting in the kernel's queue until one closes
+        backlog=int(config["BACKLOG"]),
+        # a client that sends its headers slowly, or keeps a connection idle, loses it after this long
+        http1_settings=HTTP1Settings(header_read_timeout=int(float(config["HEADER_TIMEOUT"]) * 1000)),
+        # HTTP/1.1 only: granian's HTTP/2 (cleartext, with prior knowledge) escapes the header timeout, and no browser
+        # speaks it without TLS, which a proxy in front terminates
+        http=HTTPModes.http1,
     )
+    allow_open_files(int(config["BACKLOG"]) // int(config["WORKERS"]) + OTHER_FILES)
     return server, app
+
+
+#: file descriptors a worker holds besides its connections: the store, logs, sockets to the query children
+OTHER_FILES = 256
+
+
+def allow_open_files(needed: int) -> None:
+    """Raise this process's soft limit on open files (inherited by the workers) to `needed`, as far as the hard limit allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed if hard == resource.RLIM_INFINITY else min(needed, hard), hard))
+
+
+def check_address_free(host: str, port: int) -> None:
+    """Raise AutokgError when something listens on host:port already.
+
+    Granian binds with SO_REUSEPORT, so a second server on the same port would start and share the connections
+    with the first; a socket bound without it fails while any other listens there.
+    """
+    if port == 0:
+        return
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # connections of a server just stopped do not count
+            probe.bind(address)
+    except OSError as error:
+        raise AutokgError(f"cannot listen on {host}:{port}: {error.strerror or error} (is another server running there?)") from None
 
 
 def serve(settings: Mapping[str, object]) -> None:

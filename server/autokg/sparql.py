@@ -105,8 +105,8 @@ def requested_timeout(pairs: list[tuple[str, str]]) -> float:
         asked = float(values[-1])
     except ValueError:
         raise BadRequest(f"Parameter 'timeout': '{values[-1]}' is not a number of seconds") from None
-    if asked <= 0:
-        raise BadRequest("Parameter 'timeout': give a positive number of seconds")
+    if not 0 < asked < float("inf"):  # float() reads "nan" and "inf", and "1e400" as inf; nan compares false
+        raise BadRequest(f"Parameter 'timeout': give a positive, finite number of seconds, not '{values[-1]}'")
     return min(asked, limit)
 
 
