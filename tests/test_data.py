@@ -205,24 +205,6 @@ def test_relationships_have_a_quote_that_states_their_kind(project):
     assert unstated == []
 
 
-RELATIVE = re.compile(r"\b(this|next|last) (year|month|week)\b|\b(today|yesterday|tomorrow)\b|"
-                      r"\bon (Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b", re.IGNORECASE)
-DATES = ("announcedOn", "signedOn", "startDate", "endDate", "pointInTime", "targetDate", "earliestDate", "period")
-
-
-def test_dates_from_relative_words_say_they_are_derived(project):
-    """A date next to "this year" or "on Thursday" was worked out from the publication date: say so, and how."""
-    silent = []
-    for node in set(project.data.subjects(AKG.evidence, None)):
-        words = [m.group(0) for e in project.data.objects(node, AKG.evidence)
-                 for m in RELATIVE.finditer(str(project.data.value(e, AKG.quote)))]
-        derived = {project.data.value(d, AKG.derivedProperty) for d in project.data.objects(node, AKG.dateDerivation)}
-        for prop in DATES:
-            if words and (node, AKG[prop], None) in project.data and AKG[prop] not in derived:
-                silent.append(f"{slug(node)} {prop} ({', '.join(words)})")
-    assert silent == []
-
-
 def test_derived_dates_quote_the_words_they_come_from(project, files):
     texts = source_texts(project, files)
     wrong = []
