@@ -126,3 +126,9 @@ def test_home_page_embeds_a_schema_org_dataset(client, dist):
     offline = dict(dataset, **{"@context": {"@vocab": "https://schema.org/"}})  # the same context, without fetching it
     graph = Graph().parse(data=json.dumps(offline), format="json-ld")
     assert (DATASET, RDF.type, URIRef("https://schema.org/Dataset")) in graph and len(graph) > 20
+
+
+def test_dcat_is_served_next_to_void(client, dist):
+    response = client.get("/dcat")
+    assert response.status_code == 200 and response.content_type.startswith("text/turtle")
+    assert response.data == (dist / "dcat.ttl").read_bytes()
