@@ -11,7 +11,6 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from html import escape
 
 from flask import Blueprint, Response, current_app, request
@@ -63,6 +62,7 @@ class Candidate:
     name: str
     types: set[str] = field(default_factory=set)
     names: dict[str, str] = field(default_factory=dict)  # normalized -> as written
+    grams: dict[str, frozenset[str]] = field(default_factory=dict)  # normalized -> its trigrams
     wikidata: set[str] = field(default_factory=set)
     industries: set[str] = field(default_factory=set)
     mentions: int = 0
@@ -124,6 +124,7 @@ SELECT ?e ?type ?name ?kind ?wd ?industry (COUNT(DISTINCT ?source) AS ?mentions)
         entity.mentions = max(entity.mentions, int(row["mentions"].value) if "mentions" in row else 0)
     for entity in index.values():
         entity.name = entity.name or next(iter(entity.names.values()), entity.id)
+        entity.grams = {name: trigrams(name) for name in entity.names}
     return index
 
 
@@ -132,20 +133,34 @@ def index() -> dict[str, Candidate]:
     return once_per_process("autokg.reconciliation", build_index)
 
 
-def score(query: str, entity: Candidate) -> float:
-    """100 for a name equal to the query once normalized; else the best similarity of the query to a name, 0-99.
+def trigrams(name: str) -> frozenset[str]:
+    """The character trigrams of a normalized name, padded so that short names and word starts count.
 
-    >>> score("SAIC Motor", Candidate("saic-motor", "SAIC Motor", names={"saic motor": "SAIC Motor"}))
-    100.0
+    >>> sorted(trigrams("mg"))
+    ['  m', ' mg', 'mg ']
     """
-    wanted = normalize(query)
+    padded = f"  {name} "
+    return frozenset(padded[i:i + 3] for i in range(len(padded) - 2))
+
+
+def score(wanted: str, grams: frozenset[str], entity: Candidate) -> float:
+    """100 for a name equal to the normalized query `wanted`; else 99 times the best trigram similarity (Dice).
+
+    The query's trigrams `grams` are computed once per query, so a query costs time linear in its length for
+    each name: a batch of 100 queries of 300 characters answers in milliseconds, where an edit-distance ratio
+    took seconds.
+
+    >>> saic = Candidate("saic-motor", "SAIC Motor", names={"saic motor": "SAIC Motor"}, grams={"saic motor": trigrams("saic motor")})
+    >>> score("saic motor", trigrams("saic motor"), saic), score("saic motors", trigrams("saic motors"), saic)
+    (100.0, 86.1)
+    """
     if not wanted:
         return 0.0
+    if wanted in entity.names:
+        return EXACT
     best = 0.0
-    for name in entity.names:
-        if name == wanted:
-            return EXACT
-        similarity = SequenceMatcher(None, wanted, name).ratio()
+    for name, name_grams in entity.grams.items():
+        similarity = 2 * len(grams & name_grams) / (len(grams) + len(name_grams))
         if name.startswith(wanted) or wanted.startswith(name):
             similarity = max(similarity, 0.8)
         best = max(best, similarity * 99)
@@ -169,11 +184,13 @@ def reconcile(query: dict) -> dict:
         raise BadReconciliation("'type' must be a type id or a list of them")
     wikidata = {str(p.get("v", "")).strip() for p in query.get("properties", []) or []
                 if isinstance(p, dict) and p.get("pid") == "wikidata"}
+    wanted = normalize(words)
+    grams = trigrams(wanted)
     found = []
     for entity in index().values():
         if wanted_types and not entity.types & set(wanted_types):
             continue
-        value = EXACT if wikidata & entity.wikidata else score(words, entity)
+        value = EXACT if wikidata & entity.wikidata else score(wanted, grams, entity)
         if value >= 40:
             found.append((value, entity))
     found.sort(key=lambda pair: (-pair[0], -pair[1].mentions, pair[1].id))
