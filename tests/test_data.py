@@ -205,6 +205,29 @@ def test_relationships_have_a_quote_that_states_their_kind(project):
     assert unstated == []
 
 
+#: relationships between parties, whose quotes must name each party
+PARTY_KINDS = ("EquityStake", "ParentSubsidiary", "Investment", "Agreement", "BrandOwnership", "JointVentureFormation",
+               "Affiliation", "Acquisition", "Supply", "ProductOffering", "Position", "Rivalry", "Listing")
+FIRST_PERSON = re.compile(r"\b(we|our|us)\b", re.IGNORECASE)
+
+
+def test_quotes_name_every_party(project):
+    """The passage that states a tie names both sides ("Its portfolio contains MG" does not say whose): a party
+    is named by a label or alias, unless its label is our description, or the party speaks ("our platforms")."""
+    roles = set(project.ontology.transitive_subjects(RDFS.subPropertyOf, AKG.party)) - {AKG.party}
+    unnamed = []
+    for kind in PARTY_KINDS:
+        for node in project.data.subjects(RDF.type, AKG[kind]):
+            quotes = " ".join(str(project.data.value(e, AKG.quote)) for e in project.data.objects(node, AKG.evidence))
+            for role in roles:
+                for party in project.data.objects(node, role):
+                    names = [str(n).casefold() for n in project.data.objects(party, RDFS.label | SKOS.altLabel)]
+                    described = project.data.value(party, AKG.labelIsDescription) == Literal(True)
+                    if not (any(n in quotes.casefold() for n in names) or described or FIRST_PERSON.search(quotes)):
+                        unnamed.append(f"{slug(node)} {slug(role).split('#')[-1]} {slug(party)}")
+    assert unnamed == []
+
+
 def test_derived_dates_quote_the_words_they_come_from(project, files):
     texts = source_texts(project, files)
     wrong = []
