@@ -121,6 +121,8 @@ def test_suggest_preview_and_property_proposals(client):
     ({"extend": json.dumps({"ids": ["ford"] * (reconciliation.MAX_IDS + 1), "properties": []})}, 413, "At most"),
     ({"extend": json.dumps({"ids": ["ford"], "properties": [{"id": "ceo"}]})}, 400, "Unknown property"),
     ({"extend": json.dumps({"ids": "ford"})}, 400, "list 'ids'"),
+    ({"queries": "[" * 100_000 + "]" * 100_000}, 400, "too deeply"),
+    ({"extend": '{"ids": ' + "[" * 100_000}, 400, "too deeply"),
 ])
 def test_bad_requests_get_a_clear_status_and_message(client, data, status, words):
     response = client.post("/reconcile", data=data)

@@ -217,6 +217,8 @@ def json_parameter(name: str) -> object | None:
         return json.loads(raw)
     except ValueError as error:
         raise BadReconciliation(f"Parameter '{name}' is not valid JSON: {error}") from None
+    except RecursionError:
+        raise BadReconciliation(f"Parameter '{name}' nests its JSON too deeply") from None
 
 
 @bp.errorhandler(BadReconciliation)
