@@ -41,7 +41,8 @@ def test_manifest(client):
     manifest = client.get("/reconcile").get_json()
     conforms(manifest, "manifest.json")
     assert manifest["identifierSpace"] == "https://w3id.org/autokg/id/" and "0.2" in manifest["versions"]
-    assert manifest["view"]["url"] == "https://w3id.org/autokg/id/{{id}}"
+    assert manifest["view"]["url"] == "http://localhost/id/{{id}}", "a local deployment's own entity pages"
+    assert client.get(manifest["view"]["url"].replace("{{id}}", "saic-motor").removeprefix("http://localhost")).status_code == 200
     assert client.get("/reconcile").headers["Access-Control-Allow-Origin"] == "*"
 
 
@@ -168,3 +169,11 @@ def test_openrefine_request_sequence_on_a_live_server(live_server):
     with pytest.raises(urllib.error.HTTPError) as refused:
         call("/reconcile", {"queries": "x" * (2 * 1024 * 1024)})
     assert refused.value.code == 413
+
+
+def test_behind_a_public_base_entities_are_viewed_at_their_iris(app, client):
+    app.config["PUBLIC_BASE"] = "https://w3id.org/autokg/"
+    try:
+        assert client.get("/reconcile").get_json()["view"]["url"] == "https://w3id.org/autokg/id/{{id}}"
+    finally:
+        app.config["PUBLIC_BASE"] = ""

@@ -232,6 +232,13 @@ def service_url() -> str:
     return request.url_root.rstrip("/") + bp.url_prefix
 
 
+def entity_url(slug: str) -> str:
+    """Where an entity's page is: its IRI behind a public base (PUBLIC_BASE), else this server's /id/ route."""
+    if current_app.config.get("PUBLIC_BASE"):
+        return RESOURCE_NS + slug
+    return request.url_root.rstrip("/") + "/id/" + slug
+
+
 def manifest() -> dict:
     """The service manifest (spec §4)."""
     base = service_url()
@@ -240,7 +247,7 @@ def manifest() -> dict:
         "identifierSpace": RESOURCE_NS, "schemaSpace": ONTOLOGY_NS,
         "documentation": "https://w3id.org/autokg/",
         "defaultTypes": [{"id": "Organization", "name": "organization"}, {"id": "Company", "name": "company"}],
-        "view": {"url": RESOURCE_NS + "{{id}}"},
+        "view": {"url": entity_url("{{id}}")},
         "preview": {"url": base + "/preview?id={{id}}", "width": 400, "height": 120},
         "suggest": {kind: {"service_url": base, "service_path": f"/suggest/{kind}"} for kind in ("entity", "type", "property")},
         "extend": {"propose_properties": {"service_url": base, "service_path": "/properties"}, "property_settings": []},
@@ -385,7 +392,7 @@ def preview() -> Response:
         raise BadReconciliation("No entity with this id; give an id that reconciliation returned", 404)
     others = sorted(n for n in entity.names.values() if n != entity.name)
     body = (f'<!doctype html><html lang="en"><meta charset="utf-8"><title>{escape(entity.name)}</title>'
-            f'<body style="font: 14px sans-serif; margin: 6px"><strong><a href="{escape(RESOURCE_NS + entity.id)}" '
+            f'<body style="font: 14px sans-serif; margin: 6px"><strong><a href="{escape(entity_url(entity.id))}" '
             f'target="_blank">{escape(entity.name)}</a></strong>'
             f'<p style="margin: 4px 0">{escape(entity.description())}</p>'
             + (f'<p style="margin: 4px 0">Also: {escape(", ".join(others))}</p>' if others else "")
