@@ -107,7 +107,16 @@ class Generator:
         self.add(node, RDF_TYPE, iri(AKG, kind))
         self.add(node, LABEL, text(f"{self.name()} {number}"))
         self.add(node, iri(AKG, "industry"), iri(AKGV, industry))
-        self.add(node, iri(AKG, "mentionedIn"), self.random.choice(self.sources))
+        source = self.random.choice(self.sources)
+        self.add(node, iri(AKG, "mentionedIn"), source)
+        # an industry carries the passage that states it (akgsh:IndustryEvidenceShape), here from the same source
+        evidence = iri(AKR, f"syn-org-{number}--industry-{industry}--ev-0")
+        self.add(node, iri(AKG, "industryEvidence"), evidence)
+        self.add(evidence, RDF_TYPE, iri(AKG, "Evidence"))
+        self.add(evidence, iri(AKG, "source"), source)
+        self.add(evidence, iri(AKG, "quote"), text(f"{self.name()} is a {industry.replace('-', ' ')}."))
+        self.add(evidence, iri(AKG, "certainty"), iri(AKGV, "reported"))
+        self.add(evidence, iri(AKG, "statesIndustry"), iri(AKGV, industry))
         self.organizations.append(node)
         return node
 

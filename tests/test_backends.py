@@ -188,7 +188,7 @@ def test_dataset_parameters_are_forwarded(backend_app, embedded_app):
     ours = embedded_app.test_client().get("/sparql", query_string=params, headers={"Accept": "application/sparql-results+json"})
     theirs = backend_app.test_client().get("/sparql", query_string=params, headers={"Accept": "application/sparql-results+json"})
     assert bindings(theirs) == bindings(ours)
-    assert json.loads(theirs.data)["results"]["bindings"][0]["n"]["value"] == "51"
+    assert json.loads(theirs.data)["results"]["bindings"][0]["n"]["value"] == "48"
 
 
 def test_guards_hold_before_anything_is_forwarded(backend_app):

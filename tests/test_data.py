@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import re
+from pathlib import Path
 
 import pytest
-from rdflib import RDF, BNode, Namespace, URIRef
+from rdflib import RDF, RDFS, BNode, Literal, Namespace, URIRef
+from rdflib.namespace import SKOS
 
-from autokg.config import ONTOLOGY_NS, RESOURCE_NS
+from autokg.config import ONTOLOGY_NS, RESOURCE_NS, WIKIDATA_ENTITY_NS as WD
 from autokg.statistics import instances, subclasses
 from autokg.validation import validate_graph
 
@@ -117,16 +120,123 @@ def test_evidence_iris_extend_their_relationship(project):
     assert problems == []
 
 
-def test_conflicting_accounts_of_im_motors_founding_are_both_kept(project):
-    founded = [
-        node for node in project.data.subjects(AKG.resultingOrganization, URIRef(RESOURCE_NS + "im-motors"))
+def test_im_motors_and_zhiji_motor_are_kept_apart(project):
+    """No article says that Zhiji Motor (001) is IM Motors (000): two entities, two unlinked founding accounts."""
+    founded = {
+        slug(org): node for org in (URIRef(RESOURCE_NS + "im-motors"), URIRef(RESOURCE_NS + "zhiji-motor"))
+        for node in project.data.subjects(AKG.resultingOrganization, org)
         if (node, RDF.type, AKG.JointVentureFormation) in project.data
-    ]
-    assert len(founded) == 2
-    first, second = founded
-    assert (first, AKG.conflictsWith, second) in project.data
-    sources = {project.data.value(e, AKG.source) for node in founded for e in project.data.objects(node, AKG.evidence)}
-    assert len(sources) == 2
+    }
+    assert set(founded) == {"im-motors", "zhiji-motor"}
+    assert (None, AKG.conflictsWith, None) not in project.data
+    names = {str(n) for n in project.data.objects(URIRef(RESOURCE_NS + "im-motors"), RDFS.label | SKOS.altLabel)}
+    assert not {"Zhiji Motor", "Zhiji Auto", "智己汽车"} & names
+
+
+def source_texts(project, files) -> dict:
+    """Each source document's text."""
+    return {s: (files.root / str(f)).read_text(encoding="utf-8") for s, f in project.data.subject_objects(AKG.textFile)}
+
+
+def verified_names() -> dict[str, set[str]]:
+    """Wikidata IRI -> the names its verified label gives ("Tencent (China) / 腾讯控股有限公司": both, no country)."""
+    names = {}
+    with open(Path(__file__).parent / "fixtures" / "wikidata-reference.tsv", encoding="utf-8") as tsv:
+        for row in csv.DictReader(tsv, delimiter="\t"):
+            if row["status"] == "verified" and row["wikidata_id"]:
+                names[WD + row["wikidata_id"]] = {re.sub(r" \([^)]*\)$", "", part.strip()) for part in row["wikidata_label"].split(" / ")}
+    return names
+
+
+def test_every_name_comes_from_an_article_or_a_verified_wikidata_label(project, files):
+    """A label or alias is a name that an article mentioning the entity gives, or the label of its verified item.
+
+    An English label may instead be our description of a thing no source names, marked akg:labelIsDescription.
+    """
+    texts, verified = source_texts(project, files), verified_names()
+    unsourced = []
+    for entity in set(project.data.subjects(AKG.mentionedIn, None)):
+        mentioned = [texts[s].casefold() for s in project.data.objects(entity, AKG.mentionedIn)]
+        from_wikidata = set().union(*[verified.get(str(q), set()) for q in project.data.objects(entity, SKOS.exactMatch)])
+        described = project.data.value(entity, AKG.labelIsDescription) == Literal(True)
+        for prop in (RDFS.label, SKOS.altLabel):
+            for name in project.data.objects(entity, prop):
+                if str(name) in from_wikidata or any(str(name).casefold() in text for text in mentioned):
+                    continue
+                if described and prop == RDFS.label and name.language == "en":
+                    continue
+                unsourced.append(f"{slug(entity)} {prop.n3(project.data.namespace_manager)} {name.n3()}")
+    assert sorted(unsourced) == []
+
+
+def test_industry_evidence_quotes_name_the_organization(project):
+    """The passage that backs an industry names the organization it classifies (or, for "state-owned companies as
+    partners", the partner it is about is named in a relationship of the same article)."""
+    unnamed = []
+    for entity, evidence in project.data.subject_objects(AKG.industryEvidence):
+        quote = str(project.data.value(evidence, AKG.quote)).casefold()
+        names = [str(n).casefold() for n in project.data.objects(entity, RDFS.label | SKOS.altLabel)]
+        if not any(n in quote for n in names) and "partners" not in quote:
+            unnamed.append(slug(evidence))
+    assert unnamed == []
+
+
+#: a relationship of this class needs one evidence quote with one of these words, or it says more than its source
+CUES = {
+    "ParentSubsidiary": r"subsidiary|unit of|umbrella|parent",
+    "EquityStake": r"stake|share|portfolio|owns|owned",
+    "BrandOwnership": r"brand|portfolio|marque",
+    "Agreement": r"agree|partner|letter of intent|working|work together|cooperat|collaborat|in talks",
+    "JointVentureFormation": r"joint venture|\bJV\b|jointly|launched|collaboration|partnership",
+    "Investment": r"invest|financing|funding|backers|support",
+    "Acquisition": r"acqui|bought|buys|takeover",
+}
+
+
+def test_relationships_have_a_quote_that_states_their_kind(project):
+    """A parent company needs "subsidiary" or "unit of", an agreement "partner" or "agree"...: "reports directly to
+    the central government" is no parent, "first selling Fiat vehicles" no agreement."""
+    unstated = []
+    for kind, cue in CUES.items():
+        for node in project.data.subjects(RDF.type, AKG[kind]):
+            quotes = [str(project.data.value(e, AKG.quote)) for e in project.data.objects(node, AKG.evidence)]
+            if not any(re.search(cue, q, re.IGNORECASE) for q in quotes):
+                unstated.append(slug(node))
+    assert unstated == []
+
+
+#: relationships between parties, whose quotes must name each party
+PARTY_KINDS = ("EquityStake", "ParentSubsidiary", "Investment", "Agreement", "BrandOwnership", "JointVentureFormation",
+               "Affiliation", "Acquisition", "Supply", "ProductOffering", "Position", "Rivalry", "Listing")
+FIRST_PERSON = re.compile(r"\b(we|our|us)\b", re.IGNORECASE)
+
+
+def test_quotes_name_every_party(project):
+    """The passage that states a tie names both sides ("Its portfolio contains MG" does not say whose): a party
+    is named by a label or alias, unless its label is our description, or the party speaks ("our platforms")."""
+    roles = set(project.ontology.transitive_subjects(RDFS.subPropertyOf, AKG.party)) - {AKG.party}
+    unnamed = []
+    for kind in PARTY_KINDS:
+        for node in project.data.subjects(RDF.type, AKG[kind]):
+            quotes = " ".join(str(project.data.value(e, AKG.quote)) for e in project.data.objects(node, AKG.evidence))
+            for role in roles:
+                for party in project.data.objects(node, role):
+                    names = [str(n).casefold() for n in project.data.objects(party, RDFS.label | SKOS.altLabel)]
+                    described = project.data.value(party, AKG.labelIsDescription) == Literal(True)
+                    if not (any(n in quotes.casefold() for n in names) or described or FIRST_PERSON.search(quotes)):
+                        unnamed.append(f"{slug(node)} {slug(role).split('#')[-1]} {slug(party)}")
+    assert unnamed == []
+
+
+def test_derived_dates_quote_the_words_they_come_from(project, files):
+    texts = source_texts(project, files)
+    wrong = []
+    for node, derivation in project.data.subject_objects(AKG.dateDerivation):
+        words, source = str(project.data.value(derivation, AKG.statedAs)), project.data.value(derivation, AKG.relativeTo)
+        quotes = [str(project.data.value(e, AKG.quote)) for e in project.data.objects(node, AKG.evidence)]
+        if words not in texts[source] or not any(words in q for q in quotes):
+            wrong.append(slug(derivation))
+    assert wrong == []
 
 
 def test_every_entity_says_where_it_is_mentioned(project):

@@ -80,6 +80,47 @@ def test_export_leaves_out_rumours_unestablished_facts_and_unmapped_types(export
     assert rumoured and not any(s.startswith(tuple(rumoured)) for s in subjects)
 
 
+def test_export_never_says_more_than_the_fact(exported):
+    """A letter of intent is no P2652 partnership, a unit or a reporting line no P749/P355, a derived date no qualifier."""
+    graph, report = exported
+    reasons = {row[0]: row[1] for row in report}
+    assert reasons["https://w3id.org/autokg/id/agreement--alibaba-group--ford"].startswith("a letter of intent")
+    assert reasons["https://w3id.org/autokg/id/affiliation--baic-group--chinese-central-government"] == "no Wikidata property for Affiliation"
+    assert reasons["https://w3id.org/autokg/id/affiliation--alios--alibaba-group"] == "no Wikidata property for Affiliation"
+    assert (WD.Q44294, URIRef("http://www.wikidata.org/prop/direct/P2652"), WD.Q1359568) not in graph
+    assert (WD.Q3884, URIRef("http://www.wikidata.org/prop/direct/P2652"), WD.Q27597) not in graph
+    store = open_store(project_files())
+    derived = {text(r, "r") for r in select(store, "SELECT ?r WHERE { ?r akg:dateDerivation ?d }")}
+    qualified = {str(s) for s, p, _ in graph if str(p).startswith("http://www.wikidata.org/prop/qualifier/P5")}
+    assert derived and not any(q.startswith(tuple(derived)) for q in qualified)
+
+
+DERIVED = """
+@prefix akg: <https://w3id.org/autokg/ontology#> . @prefix akgv: <https://w3id.org/autokg/vocab/> .
+@prefix akr: <https://w3id.org/autokg/id/> . @prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+akr:ford skos:exactMatch <http://www.wikidata.org/entity/Q44294> .
+akr:apple skos:exactMatch <http://www.wikidata.org/entity/Q312> .
+akr:agreement--apple--ford a akg:Agreement ; akg:partner akr:apple , akr:ford ; akg:status akgv:signed ;
+    akg:agreementType akgv:strategic-partnership ; akg:signedOn "2015-03-12"^^xsd:date ; akg:startDate "2016"^^xsd:gYear ;
+    akg:dateDerivation akr:agreement--apple--ford--derived-signed-on ; akg:evidence akr:agreement--apple--ford--ev-000 .
+akr:agreement--apple--ford--derived-signed-on akg:derivedProperty akg:signedOn .
+akr:agreement--apple--ford--ev-000 akg:certainty akgv:reported ; akg:quote "They signed on Thursday."@en ; akg:source akr:source-000 .
+"""
+
+
+def test_a_derived_date_is_no_qualifier_and_a_stated_one_is():
+    from pyoxigraph import RdfFormat, Store
+
+    from autokg.wikidata import exportable_facts
+
+    store = Store()
+    store.load(DERIVED, format=RdfFormat.TURTLE)
+    statements = exportable_facts(store).statements
+    assert len(statements) == 2 and all(s.property == "P2652" for s in statements)
+    assert all([q for q, _ in s.qualifiers] == ["P580"] for s in statements), "signedOn (derived) is left out, startDate kept"
+
+
 def test_time_values_keep_their_precision():
     import pyoxigraph as ox
 
@@ -161,7 +202,7 @@ def test_links_ranks_unlinked_entities(runner):
 def test_links_proposes_candidates_and_writes_nothing(runner, wikidata_endpoint, files):
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in files.data}
     out = runner("links", "--endpoint", wikidata_endpoint).out
-    assert "candidate Q3817853 'Wuling Motors'" in out and "五菱" in out
+    assert "candidate Q3817853 'Wuling Motors'" in out and "(label match: 'Wuling')" in out
     assert "confirm each by hand" in out
     assert before == {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in files.data}
 

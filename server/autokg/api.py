@@ -94,3 +94,10 @@ def void() -> Response:
     """The VoID description written by `autokg build`."""
     path = current_app.extensions["autokg.files"].dist / "void.ttl"
     return Response(path.read_bytes(), content_type="text/turtle; charset=utf-8")
+
+
+@bp.get("/dcat")
+def dcat() -> Response:
+    """The DCAT description written by `autokg build`: the release's files with media types and checksums."""
+    path = current_app.extensions["autokg.files"].root / "dist" / "dcat.ttl"
+    return Response(path.read_bytes(), content_type="text/turtle; charset=utf-8")

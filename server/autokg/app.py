@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from autokg import api, entities, pages, sparql
+from autokg import api, entities, pages, reconciliation, sparql
 from autokg.access import CORS_HEADERS, AccessLog, preflight_headers
 from autokg.bodies import BoundedBodies
 from autokg.config import SERVER_DEFAULTS, allow_list, environment_settings, project_files
@@ -47,6 +47,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(sparql.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(reconciliation.bp)
     app.before_request(start_timer)
     app.after_request(finish_response)
     app.register_error_handler(HTTPException, http_error)

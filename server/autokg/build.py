@@ -14,14 +14,14 @@ from autokg import __version__
 from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, WIKIDATA_ENTITY_NS, ProjectFiles
 from autokg.errors import AutokgError
 from autokg.loading import Project, load_project
+from autokg.release import DATASET, DIST_BASE, dcat_description, distributions
 from autokg.shortcuts import derive_shortcuts
 from autokg.store import PART_GRAPHS, current_store, write_store
+from autokg.tables import data_package
 from autokg.turtle import canonical_turtle
 from autokg.validation import validate_graph
 
 VOID = Namespace("http://rdfs.org/ns/void#")
-DATASET = URIRef("https://w3id.org/autokg/dataset")
-DIST_BASE = "https://w3id.org/autokg/dist/"
 #: output name of each part; "autokg" is everything merged
 PART_FILES = {"ontology": "autokg-ontology", "data": "autokg-data", "shortcuts": "autokg-shortcuts", "all": "autokg"}
 TRIPLE_FORMATS = {".ttl": "turtle", ".nt": "ntriples", ".jsonld": "json-ld"}
@@ -200,7 +200,14 @@ def build(files: ProjectFiles) -> BuildResult:
     written.append(nquads)
     links = sum(1 for _, o in parts["data"].subject_objects(SKOS.exactMatch) if str(o).startswith(WIKIDATA_ENTITY_NS))
     written.append(write_bytes(dist / "void.ttl", canonical_turtle(void_description(parts, links)).encode()))
-    sums = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in sorted(written))
+    tables = dist / "datapackage"
+    tables.mkdir(exist_ok=True)
+    for name, content in data_package(project).items():
+        written.append(write_bytes(tables / name, content))
+    dcat = canonical_turtle(dcat_description(distributions(dist, written))).encode()
+    written.append(write_bytes(dist / "dcat.ttl", dcat))
+    sums = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(dist).as_posix()}\n"
+                   for p in sorted(written, key=lambda p: p.relative_to(dist).as_posix()))
     written.append(write_bytes(dist / "SHA256SUMS", sums.encode()))
     store = current_store(files)
     rebuilt = store is None

@@ -13,6 +13,7 @@ from autokg import __version__
 from autokg.build import build
 from autokg.catalog import bind_parameters, find_query, load_catalog, with_parameters
 from autokg.config import ProjectFiles, coerce_setting, project_files
+from autokg.contributing import add_article, check_quotes
 from autokg.errors import AutokgError
 from autokg.loading import load_graph, load_project
 from autokg.push import UPDATE_PATHS, parse_auth, part_files, push, query_endpoint_for, sibling_endpoint
@@ -124,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("files", nargs="*", type=Path, help="Turtle files (default: every file the project maintains)")
     fmt.add_argument("--check", action="store_true", help="only report files that are not canonical (exit 1 if any)")
     fmt.set_defaults(run=run_fmt)
+
+    article = commands.add_parser("add-article", help="copy a new article's text in and scaffold its source node and article file")
+    article.add_argument("text", type=Path, help="the article's text, UTF-8")
+    article.add_argument("--headline", help="the headline, as the text gives it")
+    article.add_argument("--published", metavar="YYYY-MM-DD", help="publication date, when the text or its page gives it")
+    article.add_argument("--url", help="where the article was published")
+    article.add_argument("--publisher", metavar="SLUG", help="the publisher's entity slug (add the entity to data/entities.ttl)")
+    article.add_argument("--language", default="en", help="the text's language tag (default en)")
+    article.set_defaults(run=run_add_article)
+
+    quotes = commands.add_parser("check-quotes", help="check that every quote occurs verbatim in its source's text")
+    quotes.add_argument("files", nargs="*", type=Path, help="article files (default: all data files)")
+    quotes.set_defaults(run=run_check_quotes)
     return parser
 
 
@@ -304,6 +318,25 @@ def run_fmt(args: argparse.Namespace) -> int:
     for path in changed:
         print(f"{'not canonical' if args.check else 'reformatted'}: {path}")
     return 1 if (args.check and changed) else 0
+
+
+def run_add_article(args: argparse.Namespace) -> int:
+    """`autokg add-article`: the text under data/sources/, its source node, an empty data/articles/NNN.ttl."""
+    made = add_article(project_files(args.root), args.text, args.headline, args.published, args.url, args.publisher, args.language)
+    print(f"text    {made.text}\nsource  akr:{made.source} in data/sources.ttl\narticle {made.article}")
+    print(f"next: write the relationships into {made.article.name} (evidence: akg:source akr:{made.source}), then "
+          f"`autokg check-quotes {made.article}` and `autokg validate`")
+    return 0
+
+
+def run_check_quotes(args: argparse.Namespace) -> int:
+    """`autokg check-quotes`: exit 1 when a quote is not verbatim in its source, naming the file and line."""
+    checked, problems = check_quotes(project_files(args.root), args.files or None)
+    for problem in problems:
+        print(f"{problem.path}:{problem.line}: {problem.evidence}: quote not in the source's text\n"
+              f"    quote:   {problem.quote!r}\n    closest: {problem.closest!r}")
+    print(f"autokg: {checked} quotes checked, {len(problems)} not verbatim", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,7 @@ from autokg.guards import RefusedQuery
 from autokg.names import MAX_QUERY, NameIndex
 from autokg.negotiation import FORMAT_NAMES, GRAPH_TYPES, HTML_TYPES, best_type
 from autokg.querying import Queryable, short
+from autokg.release import published, schema_org_dataset
 from autokg.sparql import run_checked
 from autokg.store import PART_GRAPHS
 
@@ -126,6 +127,7 @@ SELECT (COUNT(DISTINCT ?o) AS ?organizations) (COUNT(DISTINCT ?r) AS ?relationsh
         "organizations": entities.organizations(store()),
         "sources": entities.sources(store()),
         "questions": list(catalog().values()),
+        "schema_org": schema_org_dataset(published(current_app.extensions["autokg.files"].root / "dist")),
     }
 
 

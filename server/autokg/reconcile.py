@@ -161,7 +161,7 @@ class Candidate:
 
 
 def link_candidates(entities: list[Unlinked], endpoint: str, timeout: float = 60.0) -> list[Candidate]:
-    """Items whose English or Chinese label equals one of the entities' English or Chinese names."""
+    """Items whose English or Chinese label or alias equals one of the entities' English or Chinese names."""
     wanted: dict[str, list[str]] = {}
     for entity in entities:
         for name in entity.names:
@@ -174,7 +174,7 @@ def link_candidates(entities: list[Unlinked], endpoint: str, timeout: float = 60
     found: list[Candidate] = []
     for batch in batches(sorted(wanted), 40):
         query = ("SELECT ?label ?item ?itemLabel ?description WHERE { VALUES ?label { " + " ".join(batch) + " } "
-                 "?item <http://www.w3.org/2000/01/rdf-schema#label> ?label . "
+                 "?item <http://www.w3.org/2000/01/rdf-schema#label>|<http://www.w3.org/2004/02/skos/core#altLabel> ?label . "
                  "OPTIONAL { ?item <http://www.w3.org/2000/01/rdf-schema#label> ?itemLabel . FILTER (lang(?itemLabel) = 'en') } "
                  "OPTIONAL { ?item <http://schema.org/description> ?description . FILTER (lang(?description) = 'en') } }")
         for row in select_remote(endpoint, query, timeout=timeout):

@@ -23,7 +23,9 @@ PREFIX akgv: <{VOCAB_NS}>
 
 #: shortcut property -> the pattern of relationships that back `?a <property> ?b`
 RULES = {
-    "parentOrganization": "?rel a akg:ParentSubsidiary ; akg:subsidiary ?a ; akg:parent ?b .",
+    # a unit (a business unit, an academy) is part of its organization too, but only a subsidiary exports as P749
+    "parentOrganization": """{ ?rel a akg:ParentSubsidiary ; akg:subsidiary ?a ; akg:parent ?b . }
+        UNION { ?rel a akg:Affiliation ; akg:affiliationType akgv:organizational-unit ; akg:affiliate ?a ; akg:affiliatedWith ?b . }""",
     "ownedBy": """{ ?rel a akg:EquityStake ; akg:owned ?a ; akg:owner ?b . }
         UNION { ?rel a akg:JointVentureFormation ; akg:resultingOrganization ?a ; akg:stake/akg:stakeHolder ?b . }""",
     "investedIn": """?rel a akg:Investment ; akg:investor ?a .

@@ -36,6 +36,8 @@ MAPPING: dict[str, tuple[tuple[str, str, str], ...]] = {
 }
 EXPORTED_STATUSES = {"active", "completed", "signed", "terminated"}
 EXPORTED_CERTAINTIES = {"confirmed", "reported"}
+#: agreement types that say less than Wikidata's P2652 "partnership with" (an intent to explore is not one)
+UNEXPORTED_AGREEMENT_TYPES = {"letter-of-intent"}
 #: our date property -> Wikidata qualifier
 DATE_QUALIFIERS = {"startDate": "P580", "endDate": "P582", "announcedOn": "P585", "signedOn": "P585"}
 #: Wikibase time precision by XSD datatype
@@ -103,11 +105,12 @@ def exportable_facts(store: ox.Store) -> Export:
     left_out: list[LeftOut] = []
     evidence = references_by_relationship(store)
     for row in select(store, """
-SELECT DISTINCT ?r ?class ?label ?status ?metric WHERE {
+SELECT DISTINCT ?r ?class ?label ?status ?metric ?agreementType WHERE {
   ?r akg:evidence ?e ; a ?class . FILTER (STRSTARTS(STR(?class), STR(akg:)))
   OPTIONAL { ?r rdfs:label ?label . FILTER (lang(?label) = "en") }
   OPTIONAL { ?r akg:status ?status }
   OPTIONAL { ?r akg:metric ?metric }
+  OPTIONAL { ?r akg:agreementType ?agreementType }
 } ORDER BY ?r"""):
         iri, kind, label = text(row, "r"), text(row, "class")[len(ONTOLOGY_NS):], text(row, "label")
         status = text(row, "status")[len(VOCAB_NS):]
@@ -116,6 +119,8 @@ SELECT DISTINCT ?r ?class ?label ?status ?metric WHERE {
         certain = evidence.get(iri, [])
         if kind == "Figure" and text(row, "metric") == VOCAB_NS + "revenue":
             left_out.append(LeftOut(iri, label, "revenue (P2139) needs its currency as a Wikidata item, and none is on the verified list"))
+        elif text(row, "agreementType")[len(VOCAB_NS):] in UNEXPORTED_AGREEMENT_TYPES:
+            left_out.append(LeftOut(iri, label, "a letter of intent to explore is not a partnership (P2652)"))
         elif kind not in MAPPING:
             left_out.append(LeftOut(iri, label, f"no Wikidata property for {kind}"))
         elif not certain:
@@ -146,8 +151,12 @@ def statements_for(store: ox.Store, iri: str, kind: str, references: list[Refere
     """The statements one relationship makes, with its stake and date qualifiers."""
     roles: dict[str, list[str]] = {}
     qualifiers: list[tuple[str, ox.Literal]] = []
+    derived = {text(row, "p")[len(ONTOLOGY_NS):] for row in select(
+        store, f"SELECT ?p WHERE {{ <{iri}> akg:dateDerivation/akg:derivedProperty ?p }}")}
     for row in select(store, f"SELECT ?p ?o WHERE {{ <{iri}> ?p ?o }} ORDER BY ?p ?o"):
         prop, value = text(row, "p")[len(ONTOLOGY_NS):], row["o"]
+        if prop in derived:  # a date we worked out from "on Thursday" is not one the source states
+            continue
         if isinstance(value, ox.NamedNode):
             roles.setdefault(prop, []).append(value.value)
         elif prop == "stakePercent":
