@@ -39,7 +39,7 @@ PATHS = (
     "/search?q=mount+st",
     "/search?q=a",
     "/search?q=qqqzzz",
-    "/search?q=" + quote("智己"),
+    "/search?q=" + quote("腾讯"),
     "/id/syn-org-16710",
     "/id/mount-star-1671x",
     "/id/no-such-thing-at-all",
