@@ -69,7 +69,7 @@ def test_no_more_threads_than_allowed_wait_for_queries(store):
     try:
         running, turned_away = run_in_threads(runner, [(SLOW, 3), (QUICK, 30)], started_first=1)
         outcome = turned_away.result(timeout=1)
-        assert outcome.status == 503 and b"threads for long requests are all receiving bodies or waiting for queries" in outcome.body
+        assert outcome.status == 503 and b"threads for long requests are all receiving bodies, waiting for queries" in outcome.body
         assert ("Retry-After", "2") in outcome.headers
         running.result()
         assert runner.run(Job(QUICK, "text/csv", None), 10).status == 200  # the thread is given back
@@ -100,3 +100,32 @@ def test_query_children_yield_the_cpu_to_the_serving_processes(store):
         assert os.getpriority(os.PRIO_PROCESS, child) == os.getpriority(os.PRIO_PROCESS, 0) + CHILD_NICENESS
     finally:
         runner.stop()
+
+
+def test_a_page_takes_a_place_for_long_requests_and_is_turned_away_without_one():
+    from autokg.app import GatedRequests
+    from autokg.executor import Allowance, Gate
+
+    release = threading.Event()
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/search":
+            release.wait(10)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    gated = GatedRequests(app, Gate(), Allowance(1))
+
+    def call(path: str) -> tuple[str, list, bytes]:
+        started = []
+        body = gated({"PATH_INFO": path}, lambda status, headers: started.append((status, headers)))
+        return started[0][0], started[0][1], b"".join(body)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        rendering = pool.submit(call, "/search")
+        threading.Event().wait(0.2)
+        status, headers, body = call("/id/x")  # the one place is taken: turned away at once
+        assert status.startswith("503") and ("Retry-After", "2") in headers and b"rendering pages" in body
+        release.set()
+        assert rendering.result(timeout=5)[0].startswith("200")
+    assert call("/id/x")[0].startswith("200")  # the place came back

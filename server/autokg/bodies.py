@@ -5,9 +5,9 @@ granian hands a WSGI app the body as a stream that blocks until the client has s
 clients sending 10 bytes a second stalled every request of their worker; a declared 20 MB body was read to its
 end before its 413; a chunked body was cut at the cap and run. Here a body over the cap is refused (413) unread
 when its length is declared, and as soon as the cap is passed when it is chunked, never truncated. A thread that
-receives a body takes one of the worker's allowance of threads for long waits, which it shares with the threads
-waiting for queries (executor.Executor.waiting: one fewer than its request threads), so that clients sending slowly
-cannot take every thread from the requests without a body (lookups, pages, /health). When the allowance is used
+receives a body takes one of the worker's places for long requests, which it shares with the threads waiting for
+queries and rendering pages (executor.Allowance: one fewer than its request threads), so that clients sending
+slowly cannot take every thread from the short requests (lookups, /health). When the allowance is used
 up, a request with a body is answered 503 with Retry-After at once.
 
 No deadline is put on a body here: granian 2.8 froze a worker once its app answered (408) while another thread
@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import io
-import threading
 from collections.abc import Callable, Iterable
 
 from autokg.access import AccessLog, wsgi_response
-from autokg.executor import RETRY_LATER, text_outcome
+from autokg.executor import LONG_REQUESTS_BUSY, RETRY_LATER, Allowance, text_outcome
 
 WSGIApp = Callable[[dict, Callable[..., object]], Iterable[bytes]]
 CHUNK = 64 * 1024
@@ -48,7 +47,7 @@ class BoundedBodies:
     """WSGI middleware: the body of every request is read whole (at most `max_bytes`) before the app sees the
     request, which then reads it from memory, by a thread that holds one of the `allowance` of long waits."""
 
-    def __init__(self, wsgi_app: WSGIApp, max_bytes: int, log: AccessLog, allowance: threading.BoundedSemaphore) -> None:
+    def __init__(self, wsgi_app: WSGIApp, max_bytes: int, log: AccessLog, allowance: Allowance) -> None:
         self.wsgi_app = wsgi_app
         self.max_bytes = max_bytes
         self.log = log
@@ -67,14 +66,14 @@ class BoundedBodies:
             if int(declared) == 0:
                 return self.wsgi_app(environ, start_response)
         wanted = int(declared) if declared else self.max_bytes + 1
-        if not self.allowance.acquire(blocking=False):
+        if not self.allowance.enter():
             return self.refuse_busy(environ, start_response)
         try:
             body = read_body(environ["wsgi.input"], wanted)
         except (OSError, ValueError, RuntimeError) as error:
             return self.refuse(environ, start_response, 400, f"The request body could not be read ({error})")
         finally:
-            self.allowance.release()
+            self.allowance.leave()
         if len(body) > self.max_bytes:
             return self.refuse(environ, start_response, 413, self.too_large("more than that"))
         environ["wsgi.input"] = io.BytesIO(body)
@@ -93,21 +92,20 @@ class BoundedBodies:
         A client still sending when the connection closes under it gets a reset, and loses the answer with it.
         """
         if "100-continue" not in environ.get("HTTP_EXPECT", "").lower() and declared <= DRAIN_LIMIT:
-            if not self.allowance.acquire(blocking=False):
+            if not self.allowance.enter():
                 return self.refuse_busy(environ, start_response)
             try:
                 with contextlib.suppress(OSError, ValueError, RuntimeError):
                     while environ["wsgi.input"].read(CHUNK):
                         pass
             finally:
-                self.allowance.release()
+                self.allowance.leave()
         return self.refuse(environ, start_response, 413, self.too_large(f"{declared} bytes"))
 
     def refuse_busy(self, environ: dict, start_response: Callable[..., object]) -> list[bytes | bytearray]:
         """A 503 with Retry-After: every thread this worker allows for long waits is receiving a body or waiting
         for a query."""
-        return self.refuse(environ, start_response, 503, "This worker's threads for long requests are all receiving "
-                           "bodies or waiting for queries: try again in a few seconds", RETRY_LATER)
+        return self.refuse(environ, start_response, 503, LONG_REQUESTS_BUSY, RETRY_LATER)
 
     def refuse(self, environ: dict, start_response: Callable[..., object], status: int, message: str,
                headers: tuple[tuple[str, str], ...] = ()) -> list[bytes | bytearray]:

@@ -596,6 +596,43 @@ GATES: weakref.WeakSet[Gate] = weakref.WeakSet()
 os.register_at_fork(after_in_child=lambda: [gate.reopen() for gate in list(GATES)])
 
 
+class Allowance:
+    """How many of a process's request threads may be taken by long requests at once (receiving a body, waiting
+    for a query, rendering a page), so that the others stay free for short ones (lookups, /health).
+
+    A thread enters at most once: a page that runs a query, or a query whose body was received, holds one place.
+    A process forked from the one that made it starts with every place free.
+
+    >>> allowance = Allowance(1)
+    >>> allowance.enter(), allowance.enter(), Allowance(1).enter()
+    (True, True, True)
+    """
+
+    def __init__(self, places: int) -> None:
+        self.places = places
+        self.free: PerProcess[threading.BoundedSemaphore] = PerProcess(lambda: threading.BoundedSemaphore(places))
+        self.local = threading.local()
+
+    def enter(self) -> bool:
+        """Take a place for this thread (True if it already holds one); False when all are taken."""
+        depth = getattr(self.local, "depth", 0)
+        if depth == 0 and not self.free.get().acquire(blocking=False):
+            return False
+        self.local.depth = depth + 1
+        return True
+
+    def leave(self) -> None:
+        """Give back what `enter` took."""
+        self.local.depth -= 1
+        if self.local.depth == 0:
+            self.free.get().release()
+
+
+#: what a client turned away because the long requests of its worker took every place they may is told
+LONG_REQUESTS_BUSY = ("This worker's threads for long requests are all receiving bodies, waiting for queries or "
+                      "rendering pages: try again in a few seconds")
+
+
 class QueueFull(Exception):
     """Every query slot and every place in their queue is taken."""
 
@@ -948,7 +985,7 @@ class Executor:
         self.slots = QuerySlots(slots, queue)
         self.children = SlotChildren(store, slots, self.gate, memory)
         self.threads = threads
-        self.waiting = threading.BoundedSemaphore(threads) if threads else None
+        self.waiting = Allowance(threads) if threads else None
 
     def start(self) -> None:
         """Start the query children now, before this process forks workers; raises what SlotChildren.start raises."""
@@ -968,9 +1005,8 @@ class Executor:
         if self.runs_in_process(job, timeout):
             return run_lookup(self.store, job)
         deadline = time.monotonic() + timeout
-        if self.waiting is not None and not self.waiting.acquire(blocking=False):
-            return busy_outcome("This worker's threads for long requests are all receiving bodies or waiting for "
-                                "queries: try again in a few seconds")
+        if self.waiting is not None and not self.waiting.enter():
+            return busy_outcome(LONG_REQUESTS_BUSY)
         try:
             with self.gate.opened():
                 try:
@@ -987,7 +1023,7 @@ class Executor:
                 self.slots.give_back(slot)
         finally:
             if self.waiting is not None:
-                self.waiting.release()
+                self.waiting.leave()
 
     def run_in_child(self, job: Job, slot: int, timeout: float, deadline: float) -> Outcome:
         """Run a job in the child of a slot this process holds, killing it at `deadline` (time.monotonic)."""
