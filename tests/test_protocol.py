@@ -52,7 +52,9 @@ ACCEPT_TABLE = [
     (SELECT, "text/tab-separated-values", 200, "text/tab-separated-values"),
     (SELECT, "application/json", 200, "application/sparql-results+json"),
     (SELECT, "text/csv;q=0.5, application/sparql-results+xml;q=0.9", 200, "application/sparql-results+xml"),
-    (SELECT, "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", 200, "application/sparql-results+xml"),
+    # a browser's own header ranks HTML first: it is sent to the results page (issue 24), as Virtuoso answers
+    (SELECT, "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", 303, "text/plain"),
+    (SELECT, "text/html;q=0.5,application/xml", 200, "application/sparql-results+xml"),
     (SELECT, "text/*", 200, "text/csv"),
     (SELECT, "text/turtle", 406, "text/plain"),
     (SELECT, "image/png", 406, "text/plain"),
@@ -167,6 +169,21 @@ def test_browsers_get_a_page(client):
     response = client.get("/sparql", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
     assert response.status_code == 200 and response.mimetype == "text/html"
     assert b"<form" in response.data
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
+
+
+def test_a_browser_following_a_query_link_gets_the_results_page(client):
+    query = "SELECT ?label WHERE { <https://w3id.org/autokg/id/tencent> <http://www.w3.org/2000/01/rdf-schema#label> ?label }"
+    response = client.get("/sparql", query_string={"query": query}, headers={"Accept": BROWSER_ACCEPT})
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"], headers={"Accept": BROWSER_ACCEPT})
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert "Tencent" in page.get_data(as_text=True)
+    # a client that names its format, or ranks an answer format first, still gets the answer
+    assert client.get("/sparql", query_string={"query": query, "format": "json"}, headers={"Accept": BROWSER_ACCEPT}).status_code == 200
+    assert send(client, "get", query, {"Accept": "application/sparql-results+json,text/html;q=0.5"}).status_code == 200
 
 
 def test_cors_options_and_head(client):

@@ -81,6 +81,24 @@ def best_type(accept_header: str | None, offered: dict[str, str], default: bool 
     return offered[match] if match else None
 
 
+@lru_cache(maxsize=256)
+def prefers_html(accept_header: str | None) -> bool:
+    """Whether an Accept header ranks an HTML page above every answer format, as a browser's does (text/html
+    at q=1, application/xml at 0.9, anything at 0.8); cached, since clients resend the same few headers.
+
+    >>> prefers_html("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+    True
+    >>> prefers_html("application/sparql-results+json,*/*;q=0.9"), prefers_html("*/*"), prefers_html(None)
+    (False, False, False)
+    """
+    if not accept_header or not accept_header.strip():
+        return False
+    accept = parse_accept_header(accept_header, MIMEAccept)
+    page = max(accept.quality(media_type) for media_type in HTML_TYPES)
+    answers = max(accept.quality(media_type) for media_type in (*RESULT_TYPES, *GRAPH_TYPES))
+    return page > answers
+
+
 def chosen_types(accept_header: str | None, pairs: list[tuple[str, str]]) -> tuple[str | None, str | None]:
     """(result type, graph type) from the format parameters among `pairs`, else from the Accept header.
 

@@ -15,7 +15,7 @@ from autokg.description import service_description_response
 from autokg.errors import AutokgError
 from autokg.executor import Job, Outcome, text_outcome
 from autokg.guards import RefusedQuery, check_query, query_form
-from autokg.negotiation import FORMAT_PARAMETERS, HTML_TYPES, best_type, chosen_types, types_for_accept
+from autokg.negotiation import FORMAT_PARAMETERS, HTML_TYPES, best_type, chosen_types, prefers_html, types_for_accept
 
 bp = Blueprint("protocol", __name__)
 
@@ -134,7 +134,7 @@ def answer(query: str, pairs: list[tuple[str, str]]) -> Response:
     """Check, run and serialize one query for the current request."""
     g.query_hash = query_hash(query)
     result_type, graph_type = chosen_types(request.headers.get("Accept"), pairs)
-    if (result_type is None or graph_type is None) and wants_page(query, result_type, graph_type, pairs):
+    if wants_page(query, result_type, graph_type, pairs):
         location = url_for("pages.query_page", query=query)
         return Response(f"303 See Other: the results as a page are at {location}\n", 303, {"Location": location},
                         content_type="text/plain; charset=utf-8")
@@ -151,7 +151,8 @@ PAGE_QUERY_LIMIT = 16 * 1024
 
 
 def wants_page(query: str, result_type: str | None, graph_type: str | None, pairs: list[tuple[str, str]]) -> bool:
-    """Whether a browser asked: HTML acceptable and no answer format for this query, none named by a parameter.
+    """Whether a browser asked: HTML ranked above every answer format, or acceptable when no answer format is,
+    and no format named by a parameter.
 
     The query page then runs the query and shows the answer as a table (as Virtuoso answers browsers); a request
     naming a format or a dataset of its own, which the page does not take, or a query longer than
@@ -159,8 +160,11 @@ def wants_page(query: str, result_type: str | None, graph_type: str | None, pair
     """
     if len(query) > PAGE_QUERY_LIMIT or any(name in FORMAT_PARAMETERS + ("default-graph-uri", "named-graph-uri") and value.strip() for name, value in pairs):
         return False
+    accept = request.headers.get("Accept")
+    if prefers_html(accept):
+        return True
     offered = result_type if query_form(query) in ("SELECT", "ASK") else graph_type
-    return offered is None and best_type(request.headers.get("Accept"), HTML_TYPES, default=False) is not None
+    return offered is None and best_type(accept, HTML_TYPES, default=False) is not None
 
 
 @bp.route("/sparql", methods=["GET", "POST"])
@@ -204,7 +208,8 @@ class FastGetPath:
         except UnicodeDecodeError:
             return self.wsgi_app(environ, start_response)
         result_type, graph_type = types_for_accept(environ.get("HTTP_ACCEPT"))
-        if len(pairs) != 1 or pairs[0][0] != "query" or not pairs[0][1].strip() or (result_type, graph_type) == (None, None):
+        if (len(pairs) != 1 or pairs[0][0] != "query" or not pairs[0][1].strip() or (result_type, graph_type) == (None, None)
+                or prefers_html(environ.get("HTTP_ACCEPT"))):  # a browser: the Flask path sends it to the page
             return self.wsgi_app(environ, start_response)
         query = pairs[0][1]
         try:
