@@ -14,7 +14,7 @@ from autokg.build import build
 from autokg.catalog import bind_parameters, find_query, load_catalog, with_parameters
 from autokg.config import ProjectFiles, project_files
 from autokg.errors import AutokgError
-from autokg.loading import load_graph, load_project
+from autokg.loading import MAX_INPUT_BYTES, escape, load_graph, load_project
 from autokg.push import UPDATE_PATHS, parse_auth, part_files, push, query_endpoint_for, sibling_endpoint
 from autokg.querying import OUTPUT_FORMATS, execute, render
 from autokg.reconcile import Candidate, diff, link_candidates, missing_statements, render_differences, unlinked_entities
@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on", choices=sorted(FAIL_ON), default="violation",
         help="lowest severity that makes the exit status 1 (default: violation)",
     )
+    validate.add_argument("--max-file-size", type=int, default=MAX_INPUT_BYTES, metavar="BYTES",
+                          help=f"refuse an input file larger than this (default {MAX_INPUT_BYTES})")
     validate.set_defaults(run=run_validate)
 
     summary = commands.add_parser("summary", help="print the dataset's counts")
@@ -126,7 +128,7 @@ def run_validate(args: argparse.Namespace) -> int:
     """`autokg validate`: exit 0 when the data conforms, 1 on findings at the threshold, 2 on unreadable input."""
     files = project_files(args.root)
     project = load_project(files)
-    data = load_graph(args.files) if args.files else project.data
+    data = load_graph(args.files, args.max_file_size) if args.files else project.data
     report = validate_graph(data, project)
     sys.stdout.write(report.render(args.format))
     print(f"autokg: validated {len(data)} triples in {report.seconds:.2f} s", file=sys.stderr)
@@ -307,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except AutokgError as error:
-        print(f"autokg: error: {error}", file=sys.stderr)
+        print(f"autokg: error: {escape(str(error))}", file=sys.stderr)
         return error.exit_status
 
 
