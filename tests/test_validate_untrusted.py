@@ -161,8 +161,8 @@ def test_external_entity_is_refused(runner, tmp_path):
     "name, content, line, words",
     [
         ("space.ttl", PREFIXES + "\n<https://w3id.org/autokg/id/a b> a akg:Company .\n", 5, "holds a space"),
-        ("newline.ttl", PREFIXES + "<https://w3id.org/autokg/id/a\\u000ab> a akg:Company .\n", 4, "\\u000a"),
-        ("newline.nt", f"<{AKR}a> <{AKG}x> <{AKR}b> .\n<{AKR}a\\u000ab> <{AKG}x> <{AKR}b> .\n", 2, "\\u000a"),
+        ("newline.ttl", PREFIXES + "<https://w3id.org/autokg/id/a\\u000ab> a akg:Company .\n", 4, "\\u000A"),
+        ("newline.nt", f"<{AKR}a> <{AKG}x> <{AKR}b> .\n<{AKR}a\\u000ab> <{AKG}x> <{AKR}b> .\n", 2, "\\u000A"),
         ("space.nt", f"<{AKR}a b> <{AKG}x> <{AKR}b> .\n", 1, "IRI"),
         ("bom.ttl", b"\xef\xbb\xbf" + (PREFIXES + ACME).encode(), 1, "byte-order mark"),
         ("latin1.ttl", (PREFIXES + 'akr:a rdfs:label "caf\xe9" .\n').encode("latin-1"), 4, "Not UTF-8"),

@@ -257,9 +257,14 @@ def escape(text: str) -> str:
     """Control and invisible characters as \\u escapes, so that a message cannot rewrite a terminal or a log.
 
     >>> escape("a\\nb\\u202e")
-    'a\\\\u000ab\\\\u202e'
+    'a\\\\u000Ab\\\\u202E'
     """
-    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in UNSAFE_CATEGORIES else c for c in text)
+    return "".join(escaped(c) if unicodedata.category(c) in UNSAFE_CATEGORIES else c for c in text)
+
+
+def escaped(char: str) -> str:
+    """One character as a \\u or \\U escape, as Turtle, SPARQL and Python write them."""
+    return f"\\u{ord(char):04X}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08X}"
 
 
 #: Unicode categories escaped in anything autokg prints: controls, format (bidi) characters, line separators
