@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -24,6 +25,7 @@ from autokg.checks import Problem, graph_checks, ontology_terms_in_data, source_
 from autokg.config import PREFIXES, SHAPES_NS
 from autokg.errors import AutokgError
 from autokg.loading import MAX_INPUT_BYTES, UNSAFE_CATEGORIES, Project, escape, escaped, read_quads, to_oxigraph
+from autokg.shacl_engine import LeanOxigraphStore, caching_shapes, faster_pyshacl
 
 SH = Namespace("http://www.w3.org/ns/shacl#")
 
@@ -284,7 +286,7 @@ class CountCachingGraph(Graph):
 
 def oxigraph_graph() -> CountCachingGraph:
     """An empty graph on an Oxigraph store, where pyshacl's SPARQL constraints run fast."""
-    return CountCachingGraph(store="Oxigraph")
+    return CountCachingGraph(store=LeanOxigraphStore())
 
 
 @dataclass
@@ -345,7 +347,8 @@ def validate_project(project: Project) -> ValidationReport:
     return locate(validate_graph(loaded.graph, project, sources=True), project.files.data, project)
 
 
-def validate_graph(data: Graph, project: Project, *, sources: bool = False, only: set[Node] | None = None) -> ValidationReport:
+def validate_graph(data: Graph, project: Project, *, sources: bool = False, only: set[Node] | None = None,
+                   fast: bool = True) -> ValidationReport:
     """Validate `data` against autokg's shapes, with the ontology as ont_graph and the SKOS vocabularies merged in.
 
     Inference stays off: RDFS inference would make a wrongly typed value valid through rdfs:range.
@@ -353,7 +356,8 @@ def validate_graph(data: Graph, project: Project, *, sources: bool = False, only
     and rdflib's own engine would re-parse the query every time. Triples that describe the ontology's terms
     are taken out first and reported: the ontology, not the data, says what a class is. The checks of
     autokg.checks run beside SHACL; with `sources`, so do those that read the source texts and the Wikidata
-    reference list. With `only`, findings on other focus nodes are left out. (pyshacl's own focus_nodes
+    reference list. With `only`, findings on other focus nodes are left out. `fast` runs pyshacl with the
+    speed-ups of autokg.shacl_engine (False: pyshacl as released, for the tests that compare the two). (pyshacl's own focus_nodes
     option is not used: it also narrows the nodes that nested shapes see, and so reports what is not there.)
     """
     if isinstance(data, CountCachingGraph) and isinstance(data.store, OxigraphStore):
@@ -371,16 +375,17 @@ def validate_graph(data: Graph, project: Project, *, sources: bool = False, only
         problems += source_checks(data_graph, project.files)
     triples = len(data_graph)
     data_graph.load(ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o)) for s, p, o in project.vocabularies)
-    _, results_graph, _ = shacl_validate(
-        data_graph,
-        shacl_graph=project.shapes,
-        ont_graph=project.ontology,
-        inference="none",
-        abort_on_first=False,
-        allow_infos=True,
-        allow_warnings=True,
-        inplace=True,
-    )
+    with faster_pyshacl() if fast else contextlib.nullcontext():
+        _, results_graph, _ = shacl_validate(
+            data_graph,
+            shacl_graph=caching_shapes(project.shapes) if fast else project.shapes,
+            ont_graph=project.ontology,
+            inference="none",
+            abort_on_first=False,
+            allow_infos=True,
+            allow_warnings=True,
+            inplace=True,
+        )
     add_problems(results_graph, problems)
     if only is not None:
         results_graph = keep_results(results_graph, only)
