@@ -13,13 +13,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rdflib import OWL, RDF, RDFS, SKOS, Graph, Literal, Namespace, URIRef
+import pyoxigraph as ox
+from rdflib import OWL, RDF, RDFS, Graph, Namespace, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
 from autokg.config import ONTOLOGY_NS, RESOURCE_NS, SHAPES_NS, VOCAB_NS, WIKIDATA_ENTITY_NS, ProjectFiles
 from autokg.errors import AutokgError
-from autokg.loading import open_input
+from autokg.loading import open_input, to_rdflib
 
 AKG = Namespace(ONTOLOGY_NS)
 SH_NS = "http://www.w3.org/ns/shacl#"
@@ -41,6 +42,24 @@ class Problem:
     severity: str = "Violation"
 
 
+def select(data: Graph, query: str) -> list[tuple]:
+    """The rows of a SPARQL SELECT over `data`, which must sit on an Oxigraph store: the checks scan the whole
+    graph, and Oxigraph does that in Rust, without making an rdflib term of every triple."""
+    store = data.store._inner  # oxrdflib's Store
+    rows = store.query(query, default_graph=ox.BlankNode(str(data.identifier)))
+    return [tuple(None if term is None else to_rdflib(term) for term in row) for row in rows]
+
+
+def ordered(rows: Iterable[tuple]) -> list[tuple]:
+    """Rows in a stable order (by their terms' text), so that reports do not change from run to run."""
+    return sorted(rows, key=lambda row: tuple(str(term) for term in row))
+
+
+def iri_values(terms: Iterable[Node]) -> str:
+    """IRIs as the body of a SPARQL VALUES clause."""
+    return " ".join(f"<{t}>" for t in sorted(terms) if isinstance(t, URIRef))
+
+
 def reserved(term: Node) -> bool:
     """Whether an IRI belongs to the ontology's, the vocabularies' or the shapes' namespace (or SHACL's)."""
     return isinstance(term, URIRef) and str(term).startswith(RESERVED)
@@ -52,33 +71,44 @@ def ontology_terms_in_data(data: Graph, defined: set[Node]) -> list[tuple[tuple[
     SHACL engines read the class hierarchy from the data graph, so such a triple could turn a violation into
     "conforms"; the caller removes them before validating, and reports them.
     """
+    starts = " || ".join(f'STRSTARTS(STR(?s), "{ns}")' for ns in RESERVED)
+    schema = " ".join(f"<{p}>" for p in sorted(SCHEMA_PREDICATES))
+    reserved_object = " || ".join(f'STRSTARTS(STR(?o), "{ns}")' for ns in RESERVED)
+    query = f"""SELECT ?s ?p ?o WHERE {{
+        {{ ?s ?p ?o FILTER(({starts}) || STRSTARTS(STR(?p), "{SH_NS}")
+                         || (?p IN ({schema.replace(" ", ", ")}) && ({reserved_object}))
+                         || (?p = <{RDF.type}> && STRSTARTS(STR(?o), "{SH_NS}"))) }}
+        UNION {{ VALUES ?s {{ {iri_values(t for t in defined if not reserved(t))} }} ?s ?p ?o }}
+    }}"""
     found = []
-    for triple in data:
-        s, p, o = triple
-        if (s in defined or reserved(s) or str(p).startswith(SH_NS)
-                or (p in SCHEMA_PREDICATES and reserved(o)) or (p == RDF.type and str(o).startswith(SH_NS))):
-            found.append((triple, Problem(
-                "OntologyTermInData", s,
-                "Data may not describe the ontology's, the vocabularies' or the shapes' terms, nor use SHACL's: "
-                "remove this triple (ontology/ and shapes/ are authoritative)", p, o,
-            )))
+    for s, p, o in ordered(set(select(data, query))):
+        found.append(((s, p, o), Problem(
+            "OntologyTermInData", s,
+            "Data may not describe the ontology's, the vocabularies' or the shapes' terms, nor use SHACL's: "
+            "remove this triple (ontology/ and shapes/ are authoritative)", p, o,
+        )))
     return found
 
 
 def unknown_terms(data: Graph, known: set[Node]) -> list[Problem]:
     """Uses of akg: and akgv: terms that neither the ontology nor the vocabularies define (a typo, mostly)."""
-    problems = []
+    ours = f'isIRI(?t) && (STRSTARTS(STR(?t), "{ONTOLOGY_NS}") || STRSTARTS(STR(?t), "{VOCAB_NS}"))'
+    used = {row[0] for row in select(data, f"SELECT DISTINCT ?t WHERE {{ {{ ?s ?t ?o }} UNION {{ ?s ?p ?t }} FILTER({ours}) }}")}
+    unknown = used - known
+    if not unknown:
+        return []
     names = sorted(str(t) for t in known if isinstance(t, URIRef))
-    for s, p, o in data:
-        for term in (p, o):
-            if isinstance(term, URIRef) and str(term).startswith((ONTOLOGY_NS, VOCAB_NS)) and term not in known:
-                guess = difflib.get_close_matches(str(term), names, n=1, cutoff=0.8)
-                hint = f" (did you mean <{guess[0]}>?)" if guess else ""
-                kind = "the ontology" if str(term).startswith(ONTOLOGY_NS) else "the vocabularies"
-                problems.append(Problem(
-                    "UnknownTerm", s, f"<{term}> is not defined in {kind}: fix the spelling{hint}, or propose the term there",
-                    p, o,
-                ))
+    problems = []
+    uses = select(data, f"""SELECT ?s ?p ?o WHERE {{ VALUES ?t {{ {iri_values(unknown)} }}
+                           {{ ?s ?t ?o BIND(?t AS ?p) }} UNION {{ ?s ?p ?t BIND(?t AS ?o) }} }}""")
+    for s, p, o in ordered(uses):
+        term = p if p in unknown else o
+        guess = difflib.get_close_matches(str(term), names, n=1, cutoff=0.8)
+        hint = f" (did you mean <{guess[0]}>?)" if guess else ""
+        kind = "the ontology" if str(term).startswith(ONTOLOGY_NS) else "the vocabularies"
+        problems.append(Problem(
+            "UnknownTerm", s, f"<{term}> is not defined in {kind}: fix the spelling{hint}, or propose the term there", p, o,
+        ))
     return problems
 
 
@@ -115,12 +145,12 @@ def disjoint_types(data: Graph, ontology: Graph) -> list[Problem]:
     pairs = disjoint_pairs(ontology)
     above = superclasses(ontology)
     types: dict[Node, set[Node]] = defaultdict(set)
-    for node, cls in data.subject_objects(RDF.type):
+    query = f"""SELECT ?node ?cls WHERE {{ ?node a ?cls {{ SELECT ?node WHERE {{ ?node a ?any }} GROUP BY ?node
+                HAVING (COUNT(DISTINCT ?any) > 1) }} }}"""
+    for node, cls in select(data, query):
         types[node].add(cls)
     problems = []
-    for node, classes in types.items():
-        if len(classes) < 2:
-            continue
+    for node, classes in sorted(types.items(), key=lambda item: str(item[0])):
         for a in sorted(classes):
             for b in sorted(classes):
                 if a < b and any(frozenset((x, y)) in pairs for x in above.get(a, {a}) for y in above.get(b, {b})):
@@ -136,15 +166,15 @@ def literals_for_resources(data: Graph, ontology: Graph) -> list[Problem]:
     objects = set(ontology.subjects(RDF.type, OWL.ObjectProperty))
     datatypes = set(ontology.subjects(RDF.type, OWL.DatatypeProperty))
     problems = []
-    for s, p, o in data:
-        if p in objects and isinstance(o, Literal):
-            problems.append(Problem(
-                "LiteralForResource", s,
-                f"<{p}> takes an entity's IRI (such as akr:apple), not a text: replace the literal with the IRI of the "
-                "entity it names, and describe that entity if it is new", p, o,
-            ))
-        elif p in datatypes and not isinstance(o, Literal):
-            problems.append(Problem("ResourceForLiteral", s, f"<{p}> takes a literal value, not a node: write the value itself", p, o))
+    query = "SELECT ?s ?p ?o WHERE {{ VALUES ?p {{ {} }} ?s ?p ?o FILTER({}isLiteral(?o)) }}"
+    for s, p, o in ordered(select(data, query.format(iri_values(objects), ""))):
+        problems.append(Problem(
+            "LiteralForResource", s,
+            f"<{p}> takes an entity's IRI (such as akr:apple), not a text: replace the literal with the IRI of the "
+            "entity it names, and describe that entity if it is new", p, o,
+        ))
+    for s, p, o in ordered(select(data, query.format(iri_values(datatypes), "!"))):
+        problems.append(Problem("ResourceForLiteral", s, f"<{p}> takes a literal value, not a node: write the value itself", p, o))
     return problems
 
 
@@ -188,11 +218,9 @@ def quotes_in_sources(data: Graph, files: ProjectFiles) -> list[Problem]:
     problems = []
     texts: dict[Node, str | None] = {}
     folder = files.source_texts.resolve()
-    for evidence, quote in sorted(data.subject_objects(AKG.quote)):
-        source = data.value(evidence, AKG.source)
-        name = data.value(source, AKG.textFile) if source is not None else None
-        if name is None:
-            continue  # the shapes ask for a source and its text file
+    query = f"SELECT ?e ?q ?source ?name WHERE {{ ?e <{AKG.quote}> ?q . ?e <{AKG.source}> ?source . ?source <{AKG.textFile}> ?name }}"
+    # (the shapes ask for a source and its text file)
+    for evidence, quote, source, name in ordered(select(data, query)):
         if source not in texts:
             texts[source] = source_text(files, folder, str(name))
             if texts[source] is None:
@@ -232,8 +260,9 @@ def verified_wikidata_items(path: Path) -> set[str]:
 def unverified_links(data: Graph, verified: set[str]) -> list[Problem]:
     """Links to Wikidata entities that the verified reference list does not hold."""
     problems = []
-    for s, p, o in data:
-        if isinstance(o, URIRef) and str(o).startswith(WIKIDATA_ENTITY_NS) and str(o).removeprefix(WIKIDATA_ENTITY_NS) not in verified:
+    query = f'SELECT ?s ?p ?o WHERE {{ ?s ?p ?o FILTER(isIRI(?o) && STRSTARTS(STR(?o), "{WIKIDATA_ENTITY_NS}")) }}'
+    for s, p, o in ordered(select(data, query)):
+        if str(o).removeprefix(WIKIDATA_ENTITY_NS) not in verified:
             problems.append(Problem(
                 "UnverifiedWikidataLink", s, f"{str(o).removeprefix(WIKIDATA_ENTITY_NS)} is not marked verified in "
                 "data/reference/wikidata.tsv: link only verified items (a wrong link merges two things), or remove the link", p, o,
