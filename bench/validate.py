@@ -56,18 +56,17 @@ class Run:
 
 def measured(command: list[str], stdout: Path) -> tuple[float, float, int]:
     """Run a command with its output to a file; its wall time, its process tree's peak RSS (MiB) and exit status."""
+    log = stdout.with_suffix(".log")
     started = time.perf_counter()
-    with stdout.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.PIPE, cwd=ROOT)
+    # standard error goes to a file: a pipe read only at the end could fill and stop the engine
+    with stdout.open("wb") as sink, log.open("wb") as errors:
+        process = subprocess.Popen(command, stdout=sink, stderr=errors, cwd=ROOT)
         _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.stderr is not None:
-        error = process.stderr.read().decode("utf-8", "replace")
-        process.stderr.close()
-        if process.returncode not in (0, 1):
-            raise RuntimeError(f"{command[0]} failed ({process.returncode}): {error[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024, process.returncode
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise RuntimeError(f"{command[0]} failed ({code}): {log.read_text(encoding='utf-8', errors='replace')[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024, code
 
 
 def split_dataset(nquads: Path, data: Path, everything: Path) -> int:
