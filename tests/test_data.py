@@ -10,7 +10,7 @@ import pytest
 from rdflib import RDF, RDFS, BNode, Literal, Namespace, URIRef
 from rdflib.namespace import SKOS
 
-from autokg.config import ONTOLOGY_NS, RESOURCE_NS, WIKIDATA_ENTITY_NS as WD
+from autokg.config import ONTOLOGY_NS, RESOURCE_NS, WIKIDATA_ENTITY_NS as WD, project_files
 from autokg.statistics import instances, subclasses
 from autokg.validation import validate_graph
 
@@ -141,7 +141,7 @@ def source_texts(project, files) -> dict:
 def verified_names() -> dict[str, set[str]]:
     """Wikidata IRI -> the names its verified label gives ("Tencent (China) / 腾讯控股有限公司": both, no country)."""
     names = {}
-    with open(Path(__file__).parent / "fixtures" / "wikidata-reference.tsv", encoding="utf-8") as tsv:
+    with open(project_files().wikidata_reference, encoding="utf-8") as tsv:
         for row in csv.DictReader(tsv, delimiter="\t"):
             if row["status"] == "verified" and row["wikidata_id"]:
                 names[WD + row["wikidata_id"]] = {re.sub(r" \([^)]*\)$", "", part.strip()) for part in row["wikidata_label"].split(" / ")}

@@ -9,7 +9,7 @@ import pytest
 from rdflib import URIRef
 from rdflib.namespace import SKOS
 
-from autokg.config import RESOURCE_NS, WIKIDATA_ENTITY_NS
+from autokg.config import RESOURCE_NS, WIKIDATA_ENTITY_NS, project_files
 from autokg.loading import load_graph
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -21,7 +21,7 @@ def read_tsv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle, delimiter="\t"))
 
 
-REFERENCE = read_tsv(FIXTURES / "wikidata-reference.tsv")
+REFERENCE = read_tsv(project_files().wikidata_reference)
 MAPPING = {row["wikidata_id"]: row for row in read_tsv(FIXTURES / "wikidata-mapping.tsv")}
 VERIFIED_ITEMS = {r["wikidata_id"] for r in REFERENCE if r["kind"] == "item" and r["status"] == "verified"}
 VERIFIED_ANY = {r["wikidata_id"] for r in REFERENCE if r["status"] == "verified"}
@@ -38,7 +38,7 @@ def links(graph) -> set[tuple[str, str]]:
 
 @pytest.mark.skipif(not SHARED_REFERENCE.exists(), reason="shared/ is not beside this checkout")
 def test_reference_copy_matches_shared():
-    assert (FIXTURES / "wikidata-reference.tsv").read_text() == SHARED_REFERENCE.read_text()
+    assert project_files().wikidata_reference.read_text() == SHARED_REFERENCE.read_text()
 
 
 def test_every_verified_item_has_a_decision():

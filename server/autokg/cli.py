@@ -15,7 +15,7 @@ from autokg.catalog import bind_parameters, find_query, load_catalog, with_param
 from autokg.config import ProjectFiles, coerce_setting, project_files
 from autokg.contributing import add_article, check_quotes
 from autokg.errors import AutokgError
-from autokg.loading import load_graph, load_project
+from autokg.loading import MAX_INPUT_BYTES, escape, load_project
 from autokg.push import UPDATE_PATHS, parse_auth, part_files, push, query_endpoint_for, sibling_endpoint
 from autokg.querying import OUTPUT_FORMATS, execute, execute_remote, render
 from autokg.reconcile import Candidate, diff, link_candidates, missing_statements, render_differences, unlinked_entities
@@ -23,7 +23,7 @@ from autokg.remote import WIKIDATA_ENDPOINT
 from autokg.store import current_store, open_store
 from autokg.statistics import dataset_summary, render_summary
 from autokg.turtle import format_turtle_file
-from autokg.validation import REPORT_FORMATS, validate_graph
+from autokg.validation import REPORT_FORMATS, validate_files, validate_project
 from autokg.wikidata import WIKIBASE_PREFIXES, LeftOut, exportable_facts, quickstatements, wikibase_rdf
 
 FAIL_ON = {"violation": "Violation", "warning": "Warning", "info": "Info"}
@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on", choices=sorted(FAIL_ON), default="violation",
         help="lowest severity that makes the exit status 1 (default: violation)",
     )
+    validate.add_argument("--alone", action="store_true",
+                          help="check the FILES by themselves, not in the context of the project's data")
+    validate.add_argument("--max-file-size", type=int, default=MAX_INPUT_BYTES, metavar="BYTES",
+                          help=f"refuse an input file larger than this (default {MAX_INPUT_BYTES})")
     validate.set_defaults(run=run_validate)
 
     summary = commands.add_parser("summary", help="print the dataset's counts")
@@ -143,12 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_validate(args: argparse.Namespace) -> int:
     """`autokg validate`: exit 0 when the data conforms, 1 on findings at the threshold, 2 on unreadable input."""
-    files = project_files(args.root)
-    project = load_project(files)
-    data = load_graph(args.files) if args.files else project.data
-    report = validate_graph(data, project)
-    sys.stdout.write(report.render(args.format))
-    print(f"autokg: validated {len(data)} triples in {report.seconds:.2f} s", file=sys.stderr)
+    project = load_project(project_files(args.root))
+    report = validate_files(args.files, project, args.max_file_size, args.alone) if args.files else validate_project(project)
+    sys.stdout.write(report.render(args.format, FAIL_ON[args.fail_on]))
+    context = f" in the context of the project's data ({len(report.context)} other files)" if report.context else ""
+    print(f"autokg: validated {report.triples} triples{context} in {report.seconds:.2f} s", file=sys.stderr)
     return 1 if report.fails(FAIL_ON[args.fail_on]) else 0
 
 
@@ -345,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except AutokgError as error:
-        print(f"autokg: error: {error}", file=sys.stderr)
+        print(f"autokg: error: {escape(str(error))}", file=sys.stderr)
         return error.exit_status
 
 

@@ -72,6 +72,11 @@ class ProjectFiles:
         return [data / "entities.ttl", data / "sources.ttl"] + sorted((data / "articles").glob("*.ttl"))
 
     @property
+    def wikidata_reference(self) -> Path:
+        """The list of Wikidata identifiers, with those that may be linked marked verified."""
+        return self.root / "data" / "reference" / "wikidata.tsv"
+
+    @property
     def queries(self) -> Path:
         """The folder of competency queries."""
         return self.root / "queries"
