@@ -457,6 +457,9 @@ ATTACKERS: dict[str, tuple[Callable[[Clients, argparse.Namespace], None], Callab
 
 def attack(port: int, seconds: float, args: argparse.Namespace, out) -> None:
     """Run every attacker for `seconds` (in a process of its own) and send back its tally."""
+    # on the open internet the attackers' own work is done on their machines: here they share the server's cores,
+    # so they run at the lowest priority and take only what the server and the measured clients leave
+    os.nice(args.attacker_nice)
     clients = Clients(port, seconds, Tally())
     threads = [threading.Thread(target=ATTACKERS[name][0], args=(clients, args), daemon=True)
                for name in args.attacker for _ in range(ATTACKERS[name][1](args))]
@@ -666,6 +669,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--comment-pairs", type=int, default=16, help="'# ' repeated this often")
     parser.add_argument("--recovery", type=float, default=60, help="seconds to wait after the attack for a lookup to answer")
     parser.add_argument("--nesting", type=int, default=5000, help="depth of the nested parentheses and braces")
+    parser.add_argument("--attacker-nice", type=int, default=19,
+                        help="CPU niceness of the attackers' process, which shares this machine's cores with the server "
+                             "(0: as much CPU as the server; default 19, as if they ran elsewhere)")
     parser.add_argument("--attacker", action="append", choices=list(ATTACKERS), type=lambda name: name.replace("-", " "),
                         metavar="NAME", help="run only this attacker, e.g. slow-body (repeat for several; default: all of "
                                              + ", ".join(name.replace(" ", "-") for name in ATTACKERS) + ")")

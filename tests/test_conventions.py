@@ -143,9 +143,12 @@ def test_a_browser_naming_a_format_or_a_dataset_gets_what_it_named(client):
     assert named.status_code == 200 and len(json.loads(named.data)["results"]["bindings"]) == 5
     dataset = client.get("/sparql", query_string={"query": SELECT, "default-graph-uri": "https://w3id.org/autokg/graph/data"}, headers=browser)
     assert dataset.status_code == 406  # the query page has no dataset of its own to run it on
-    # a browser's usual header lists application/xml, which a SELECT answer is offered as: as before
+    # a browser's usual header ranks HTML above application/xml: the results page (issue 24)
     usual = send(client, "get", SELECT, headers={"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"})
-    assert usual.status_code == 200 and usual.mimetype == SPARQL_XML
+    assert usual.status_code == 303 and usual.headers["Location"].startswith("/query?")
+    # ranked above HTML, the answer format wins
+    xml_first = send(client, "get", SELECT, headers={"Accept": "application/xml,text/html;q=0.5"})
+    assert xml_first.status_code == 200 and xml_first.mimetype == SPARQL_XML
 
 
 @pytest.mark.parametrize("requested, allowed", [

@@ -145,8 +145,8 @@ def disjoint_types(data: Graph, ontology: Graph) -> list[Problem]:
     pairs = disjoint_pairs(ontology)
     above = superclasses(ontology)
     types: dict[Node, set[Node]] = defaultdict(set)
-    query = f"""SELECT ?node ?cls WHERE {{ ?node a ?cls {{ SELECT ?node WHERE {{ ?node a ?any }} GROUP BY ?node
-                HAVING (COUNT(DISTINCT ?any) > 1) }} }}"""
+    query = """SELECT ?node ?cls WHERE { ?node a ?cls { SELECT ?node WHERE { ?node a ?any } GROUP BY ?node
+                HAVING (COUNT(DISTINCT ?any) > 1) } }"""
     for node, cls in select(data, query):
         types[node].add(cls)
     problems = []

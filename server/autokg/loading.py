@@ -165,7 +165,7 @@ def oxigraph_quads(handle: BinaryIO, path: Path, fmt: str) -> Iterator[ox.Quad]:
     except SyntaxError as error:
         raise UnreadableInputError(escape(oxigraph_message(error.msg)), path=path, line=error.lineno) from None
     if count == 0:
-        raise UnreadableInputError(NO_TRIPLES, path=path)
+        raise EmptyInputError(NO_TRIPLES, path=path)
 
 
 def oxigraph_message(message: str) -> str:
@@ -213,7 +213,7 @@ def rdflib_graph(handle: BinaryIO, path: Path, fmt: str) -> Graph:
     except Exception as error:  # every parser has its own exception types
         raise UnreadableInputError(escape(parser_message(error)), path=path, line=error_line(error, text)) from None
     if len(graph) == 0:
-        raise UnreadableInputError(NO_TRIPLES, path=path)
+        raise EmptyInputError(NO_TRIPLES, path=path)
     for triple in graph:
         for term in triple:
             if isinstance(term, URIRef) and BAD_IRI.search(term):
@@ -229,6 +229,10 @@ def rdflib_graph(handle: BinaryIO, path: Path, fmt: str) -> Graph:
 #: what an IRI may not hold (RFC 3987): spaces, controls, and <>"{}|^`\
 BAD_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\\x7f-\x9f]')
 NO_TRIPLES = "No triples: the file holds nothing to validate"
+
+
+class EmptyInputError(UnreadableInputError):
+    """A file that parses but holds no triples: refused when named, passed over among the project's articles."""
 #: the deepest nesting of [ ] and ( ) read from Turtle (rdflib's parser recurses about 8 frames a level)
 MAX_NESTING = 64
 TURTLE_TOKENS = re.compile(
@@ -385,11 +389,16 @@ def parse_rdf_file(path: Path | str, graph: Graph | None = None, max_bytes: int 
     return target
 
 
-def load_graph(paths: list[Path], max_bytes: int = MAX_INPUT_BYTES) -> Graph:
-    """Parse several files into one graph; raises UnreadableInputError on the first bad file."""
+def load_graph(paths: list[Path], max_bytes: int = MAX_INPUT_BYTES, allow_empty: bool = False) -> Graph:
+    """Parse several files into one graph; raises UnreadableInputError on the first bad file (an empty one too,
+    unless `allow_empty`)."""
     graph = Graph()
     for path in paths:
-        parse_rdf_file(path, graph, max_bytes)
+        try:
+            parse_rdf_file(path, graph, max_bytes)
+        except EmptyInputError:
+            if not allow_empty:
+                raise
     return graph
 
 
@@ -421,5 +430,6 @@ def load_project(files: ProjectFiles) -> Project:
         vocabularies=load_graph(files.vocabularies),
         alignment=load_graph(files.alignment),
         shapes=load_graph(files.shapes),
-        data=load_graph(files.data),
+        # an article file holds no fact between `autokg add-article` and its first one
+        data=load_graph(files.data, allow_empty=True),
     )

@@ -24,7 +24,8 @@ from rdflib.term import Node
 from autokg.checks import Problem, graph_checks, ontology_terms_in_data, source_checks
 from autokg.config import PREFIXES, SHAPES_NS
 from autokg.errors import AutokgError
-from autokg.loading import MAX_INPUT_BYTES, UNSAFE_CATEGORIES, Project, escape, escaped, read_quads, to_oxigraph
+from autokg.loading import (MAX_INPUT_BYTES, UNSAFE_CATEGORIES, EmptyInputError, Project, escape, escaped, read_quads,
+                            to_oxigraph)
 from autokg.shacl_engine import LeanOxigraphStore, caching_shapes, faster_pyshacl
 
 SH = Namespace("http://www.w3.org/ns/shacl#")
@@ -299,15 +300,20 @@ class LoadedFiles:
 
 
 def load_files(paths: list[Path], max_bytes: int = MAX_INPUT_BYTES, graph: CountCachingGraph | None = None,
-               record: bool = True) -> LoadedFiles:
-    """Stream RDF files into an Oxigraph-backed graph; raises UnreadableInputError on the first bad file."""
+               record: bool = True, allow_empty: bool = False) -> LoadedFiles:
+    """Stream RDF files into an Oxigraph-backed graph; raises UnreadableInputError on the first bad file (an empty
+    one too, unless `allow_empty`: the project's article files, one of which is empty until its first fact)."""
     graph = graph if graph is not None else oxigraph_graph()
     subjects: set[Node] = set()
     for path in paths:
         quads = read_quads(path, max_bytes)
         if record:
             quads = remember_subjects(quads, subjects)
-        graph.load(quads)
+        try:
+            graph.load(quads)
+        except EmptyInputError:
+            if not allow_empty:
+                raise
     return LoadedFiles(graph, list(paths), {to_rdflib_node(s) for s in subjects})
 
 
@@ -335,7 +341,7 @@ def validate_files(paths: list[Path], project: Project, max_bytes: int = MAX_INP
         return locate(validate_graph(named.graph, project, sources=True), paths, project)
     own = {path.resolve() for path in paths}
     context = [path for path in project.files.data if path.resolve() not in own]
-    load_files(context, graph=named.graph, record=False)
+    load_files(context, graph=named.graph, record=False, allow_empty=True)
     report = validate_graph(named.graph, project, sources=True, only=named.subjects)
     report.context = context
     return locate(report, paths, project)
@@ -343,7 +349,7 @@ def validate_files(paths: list[Path], project: Project, max_bytes: int = MAX_INP
 
 def validate_project(project: Project) -> ValidationReport:
     """Validate the project's own data, with every check."""
-    loaded = load_files(project.files.data, record=False)
+    loaded = load_files(project.files.data, record=False, allow_empty=True)
     return locate(validate_graph(loaded.graph, project, sources=True), project.files.data, project)
 
 
