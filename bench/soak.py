@@ -31,7 +31,6 @@ import random
 import re
 import select
 import socket
-import statistics
 import sys
 import threading
 import time
