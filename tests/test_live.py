@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
-import threading
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
+from listeners import Canary
 from rdflib import Graph
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from SPARQLWrapper import JSON, POST, TURTLE, SPARQLWrapper
@@ -33,39 +33,6 @@ def raw(base: str, method: str, path: str, body: bytes | None = None, headers: d
 def count(base: str) -> int:
     status, _, data = raw(base, "GET", "/sparql?" + urllib.parse.urlencode({"query": COUNT}))
     return int(json.loads(data)["results"]["bindings"][0]["n"]["value"])
-
-
-class Canary:
-    """A TCP listener on 127.0.0.1 that records whether anybody connected."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.hits = 0
-        self.running = True
-        self.thread = threading.Thread(target=self.watch, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/sparql"
-
-    def watch(self) -> None:
-        while self.running:
-            try:
-                connection, _ = self.sock.accept()
-                self.hits += 1
-                connection.close()
-            except OSError:
-                continue
-
-    def close(self) -> None:
-        self.running = False
-        self.thread.join(timeout=2)
-        self.sock.close()
 
 
 @pytest.fixture

@@ -4,46 +4,17 @@ naming the file and the line."""
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from listeners import Canary
+
 AKG = "https://w3id.org/autokg/ontology#"
 AKR = "https://w3id.org/autokg/id/"
 PREFIXES = f"@prefix akg: <{AKG}> .\n@prefix akr: <{AKR}> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
 ACME = 'akr:acme a akg:Company ; rdfs:label "Acme"@en .\n'
-
-
-class Canary:
-    """A listener on 127.0.0.1 that counts the connections made to it and never answers."""
-
-    def __init__(self) -> None:
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.listen(8)
-        self.socket.settimeout(0.1)
-        self.port = self.socket.getsockname()[1]
-        self.connections = 0
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                connection, _ = self.socket.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            connection.close()
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=2)
-        self.socket.close()
 
 
 @pytest.fixture
@@ -72,7 +43,7 @@ def test_remote_jsonld_context_is_refused_not_fetched(runner, tmp_path, canary, 
     assert run.status == 2, run.err
     assert time.monotonic() - started < 10
     assert "never fetched" in run.err and str(path) in run.err
-    assert canary.connections == 0
+    assert canary.hits == 0
 
 
 def test_file_context_is_neither_read_nor_named(runner, tmp_path):
