@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pyoxigraph as ox
 import pytest
 
-from autokg.executor import CHILD_NICENESS, MIB, Executor, Job
+from autokg.executor import MIB, Executor, Job
 
 SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
 QUICK = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
@@ -87,17 +86,6 @@ def test_a_query_over_the_memory_limit_is_stopped_and_said_so(store, caplog):
         assert b"limit of 64 MiB of working memory" in outcome.body
         assert any("aborted (SIGABRT)" in record.getMessage() and "64 MiB" in record.getMessage() for record in caplog.records)
         assert runner.run(Job(QUICK, "text/csv", None), 10).status == 200  # a fresh child took the slot
-    finally:
-        runner.stop()
-
-
-def test_query_children_yield_the_cpu_to_the_serving_processes(store):
-    runner = Executor(store, slots=1)
-    try:
-        runner.start()
-        assert runner.run(Job(QUICK, "text/csv", None), 10).status == 200
-        child = runner.children.pid(0)
-        assert os.getpriority(os.PRIO_PROCESS, child) == os.getpriority(os.PRIO_PROCESS, 0) + CHILD_NICENESS
     finally:
         runner.stop()
 
