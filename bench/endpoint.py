@@ -40,10 +40,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-import gen  # noqa: E402
-
-from autokg.catalog import load_catalog, with_parameters  # noqa: E402
 from autokg.config import SERVER_DEFAULTS  # noqa: E402
+from autokg.query.catalog import load_catalog, with_parameters  # noqa: E402
+
+import gen  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 ACCEPT = "application/sparql-results+json"

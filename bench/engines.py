@@ -25,7 +25,7 @@ What we found on Virtuoso 7.2.5 (Debian's 7.2.5.1+dfsg1), and rely on or work ar
   actually used was up to twice the parameter. MaxQueryExecutionTime in the ini caps the parameter; with no
   parameter it makes a 500 "SR171: Transaction timed out". Our ini sets neither limit, so a query runs until
   it finishes or until its client hangs up (the server stopped working soon after). autokg.backend checks S1TAT.
-- Dialect, as seen by the competency queries (queries/*.rq carry the rewrites, tests/test_virtuoso.py checks):
+- Dialect, as seen by the competency queries (queries/*.rq carry the rewrites, tests/stores/test_virtuoso.py checks):
   boolean constants and the values of comparisons and EXISTS are xsd:integer 1/0 (STRDT("true",
   xsd:boolean) gives a real boolean); the JSON results writer spells a real xsd:boolean "1"/"0", the XML one
   "true"/"false"; given more than one property path that ends in a constant, Virtuoso walks some from the

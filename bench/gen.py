@@ -23,7 +23,7 @@ source or an organisation already written whole, and every shape constraint (sha
 to a node and its direct neighbours (counts, datatypes, classes of values, stakes that add up to 100,
 stake holders that are partners). Nothing depends on the size but how many groups there are and how many
 sources they can cite, so a group at position one million satisfies the shapes exactly as the groups of
-the 20,000-triple sample that tests/test_bench_gen.py validates.
+the 20,000-triple sample that tests/project/test_bench_gen.py validates.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from autokg.build import build
+from autokg.build.artefacts import build
+from autokg.build.shortcuts import RULES, shortcut_query
 from autokg.config import project_files
-from autokg.shortcuts import RULES, shortcut_query
-from autokg.store import GRAPH_NS, current_store
+from autokg.stores.embedded import GRAPH_NS, current_store
 
 AKG = "https://w3id.org/autokg/ontology#"
 AKGV = "https://w3id.org/autokg/vocab/"

@@ -27,9 +27,9 @@ from urllib.parse import quote, urlencode
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from endpoint import ACCEPT, Server, free_port, synthetic_dataset, workloads  # noqa: E402
+from autokg.web.app import create_app  # noqa: E402
 
-from autokg.app import create_app  # noqa: E402
+from endpoint import ACCEPT, Server, free_port, synthetic_dataset, workloads  # noqa: E402
 
 #: what users type: a frequent word, a whole name, a name's start, one letter, nothing that matches,
 #: and unknown slugs one letter or one word away from real ones

@@ -43,16 +43,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from autokg.config import SERVER_DEFAULTS  # noqa: E402
+
 import endpoint  # noqa: E402
 import gen  # noqa: E402
-
-from autokg.config import SERVER_DEFAULTS  # noqa: E402
 
 ACCEPT = endpoint.ACCEPT
 RDFS_LABEL = "<http://www.w3.org/2000/01/rdf-schema#label>"
 CROSS_PRODUCT = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n2 ?o . ?p ?q ?r }"
 ANY_PATH = f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s ({RDFS_LABEL}|!{RDFS_LABEL})* ?o }}"
-#: the query child's name (autokg.executor.CHILD_NAME), which tells it from a worker in /proc/PID/comm
+#: the query child's name (autokg.engine.executor.CHILD_NAME), which tells it from a worker in /proc/PID/comm
 CHILD_COMM = "autokg-query"
 #: lines of the server log about processes that ended or were replaced
 LOG_LINES = {

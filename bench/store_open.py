@@ -18,7 +18,7 @@ OPEN_STORE = f"""
 import time
 t = time.perf_counter()
 from autokg.config import project_files
-from autokg.store import open_store
+from autokg.stores.embedded import open_store
 store = open_store(project_files())
 list(store.query({FIRST_QUERY!r}, use_default_graph_as_union=True))
 print(time.perf_counter() - t)
@@ -28,7 +28,7 @@ PARSE_TURTLE = f"""
 import time
 t = time.perf_counter()
 from autokg.config import project_files
-from autokg.loading import load_project
+from autokg.rdf.loading import load_project
 project = load_project(project_files())
 graph = project.everything()
 list(graph.query({FIRST_QUERY!r}))
@@ -38,7 +38,7 @@ print(time.perf_counter() - t)
 IMPORT_ONLY = """
 import time
 t = time.perf_counter()
-import autokg.store, autokg.loading
+import autokg.stores.embedded, autokg.rdf.loading
 print(time.perf_counter() - t)
 """
 
@@ -54,9 +54,9 @@ def measure(code: str, runs: int = 5) -> list[float]:
 
 def main() -> None:
     """Print the table."""
-    from autokg.build import build
+    from autokg.build.artefacts import build
     from autokg.config import project_files
-    from autokg.store import current_store
+    from autokg.stores.embedded import current_store
 
     if current_store(project_files()) is None:
         build(project_files())

@@ -46,10 +46,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from endpoint import (ACCEPT, HERE, VENV_BIN, Server, anchor_memory_kib, competency_queries, free_port, gen,
-                      geometric_mean, wrk_throughput)
+from autokg.stores.embedded import PART_GRAPHS
 
-from autokg.store import PART_GRAPHS
+from endpoint import ACCEPT, HERE, VENV_BIN, Server, anchor_memory_kib, competency_queries, free_port, gen, geometric_mean, wrk_throughput
 
 ENGINES = ("autokg", "oxigraph", "virtuoso")
 SERVER_TIMEOUT = 30  # autokg's default query time limit, seconds

@@ -30,10 +30,10 @@ from pathlib import Path
 import pyoxigraph as ox
 
 sys.path.insert(0, str(Path(__file__).parent))
-import gen  # noqa: E402  (the generator beside this script)
-
 from autokg.config import project_files  # noqa: E402
-from autokg.store import GRAPH_NS  # noqa: E402
+from autokg.stores.embedded import GRAPH_NS  # noqa: E402
+
+import gen  # noqa: E402  (the generator beside this script)
 
 ROOT = project_files().root
 JAVA_CANDIDATES = ["/usr/lib/jvm/temurin-25-jdk-amd64/bin/java", shutil.which("java") or "java"]

@@ -1,0 +1,1 @@
+"""Building the dataset: shortcuts, release artefacts, tables, statistics and new articles."""

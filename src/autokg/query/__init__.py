@@ -1,0 +1,1 @@
+"""Queries: the catalogue, the guards a query passes, running and rendering, and reading entities."""

@@ -1,0 +1,1 @@
+"""RDF: reading files safely, canonical Turtle."""

@@ -1,0 +1,1 @@
+"""Validation: SHACL and the checks beyond it, and the reports CI reads."""

@@ -1,0 +1,123 @@
+"""pyshacl, with three of its hot spots taken out while autokg validates: the same engine, the same findings.
+
+Profiling `autokg validate` on 20k synthetic triples (bench/validate.py) put a quarter of pyshacl's time in
+Shape.validate testing each predicate of a shape against a *list* of constraint parameters (6 million
+rdflib term comparisons), a sixth in the same lookups of shape nodes in rdflib's memory store again and
+again (the shapes graph does not change while validating), and 6% in re-checking each SPARQL constraint's
+text with five regular expressions before every one of its queries. `faster_pyshacl()` swaps the list for
+a set and remembers the SPARQL checks for the time of one block; `LookupCachingGraph` holds the shapes.
+tests/validate/test_shacl_engine.py checks that the findings are identical with and without them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import pyoxigraph as ox
+import pyshacl.shape
+from oxrdflib import OxigraphStore
+from oxrdflib._converter import from_ox, to_ox_quad_pattern
+from pyshacl.constraints import ALL_CONSTRAINT_PARAMETERS, CONSTRAINT_PARAMETERS_MAP
+from pyshacl.helper.sparql_query_helper import SPARQLQueryHelper
+from rdflib import Graph, URIRef
+from rdflib.term import Node
+
+
+class LookupCachingGraph(Graph):
+    """A graph that remembers the answer to each triple pattern until it changes: for the shapes graph."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self._answers: dict[tuple, tuple] = {}
+
+    def triples(self, triple):  # type: ignore[no-untyped-def]
+        if not all(term is None or isinstance(term, Node) for term in triple):
+            return super().triples(triple)  # a property path: rdflib evaluates it
+        answer = self._answers.get(triple)
+        if answer is None:
+            answer = self._answers[triple] = tuple(super().triples(triple))
+        return iter(answer)
+
+    def add(self, triple):  # type: ignore[no-untyped-def]
+        self._answers.clear()
+        return super().add(triple)
+
+    def addN(self, quads):  # type: ignore[no-untyped-def]
+        self._answers.clear()
+        return super().addN(quads)
+
+    def remove(self, triple):  # type: ignore[no-untyped-def]
+        self._answers.clear()
+        return super().remove(triple)
+
+
+def caching_shapes(shapes: Graph) -> LookupCachingGraph:
+    """A copy of a shapes graph that caches its lookups."""
+    copy = LookupCachingGraph()
+    for prefix, namespace in shapes.namespaces():
+        copy.bind(prefix, namespace, override=True)
+    copy += shapes
+    return copy
+
+
+@contextlib.contextmanager
+def faster_pyshacl() -> Iterator[None]:
+    """Within this block, pyshacl looks constraint parameters up in a set and checks each SPARQL text once."""
+    saved_params = getattr(pyshacl.shape, "CONSTRAINT_PARAMS", None)
+    original_check = SPARQLQueryHelper.check_invalid_sparql
+    passed: set[tuple] = set()
+
+    def check_once(self, sparql_text, valuenode=None, extravars=None):  # type: ignore[no-untyped-def]
+        # the outcome depends on the text, whether there is a value node and the extra variables only
+        key = (sparql_text, valuenode is not None, frozenset(extravars or ()))
+        if key not in passed:
+            original_check(self, sparql_text, valuenode=valuenode, extravars=extravars)  # raises when invalid
+            passed.add(key)
+        return True
+
+    try:
+        # Shape.validate reads (parameters, map) from this module attribute when it is set
+        pyshacl.shape.CONSTRAINT_PARAMS = (frozenset(ALL_CONSTRAINT_PARAMETERS), CONSTRAINT_PARAMETERS_MAP)
+        SPARQLQueryHelper.check_invalid_sparql = check_once
+        yield
+    finally:
+        SPARQLQueryHelper.check_invalid_sparql = original_check
+        if saved_params is None:
+            del pyshacl.shape.CONSTRAINT_PARAMS
+        else:
+            pyshacl.shape.CONSTRAINT_PARAMS = saved_params
+
+
+class LeanOxigraphStore(OxigraphStore):
+    """oxrdflib's store, answering triple patterns without building a Graph for each triple's context.
+
+    rdflib's Graph.triples ignores the contexts a store gives back, yet oxrdflib makes one Graph object per
+    triple for them, and turns the same IRIs into URIRefs again and again: a third of pyshacl's time on the
+    data graph. IRIs are converted once here (the cache is dropped when it grows past CACHE_SIZE).
+    """
+
+    CACHE_SIZE = 500_000
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self._iris: dict[ox.NamedNode, URIRef] = {}
+
+    def term(self, term):  # type: ignore[no-untyped-def]
+        """An Oxigraph term as rdflib's, as oxrdflib converts it."""
+        if isinstance(term, ox.NamedNode):
+            iri = self._iris.get(term)
+            if iri is None:
+                if len(self._iris) > self.CACHE_SIZE:
+                    self._iris.clear()
+                iri = self._iris[term] = URIRef(term.value)
+            return iri
+        return from_ox(term)
+
+    def triples(self, triple_pattern, context=None):  # type: ignore[no-untyped-def]
+        try:
+            quads = self._inner.quads_for_pattern(*to_ox_quad_pattern(triple_pattern, context))
+        except (TypeError, ValueError):
+            return iter(())
+        term = self.term
+        return (((term(q.subject), term(q.predicate), term(q.object)), iter((context,))) for q in quads)

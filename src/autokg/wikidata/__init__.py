@@ -1,0 +1,1 @@
+"""Wikidata: our facts in its model, and the diff and link candidates against it."""
