@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from rdflib import RDF, RDFS, Graph, Literal, URIRef
@@ -18,9 +19,9 @@ from rdflib.namespace import SKOS, XSD
 
 from autokg import __version__
 from autokg.build import release
+from autokg.build.statistics import instances, subclasses
 from autokg.config import ONTOLOGY_NS, RESOURCE_NS, VOCAB_NS, WIKIDATA_ENTITY_NS
 from autokg.rdf.loading import Project
-from autokg.build.statistics import instances, subclasses
 
 SCHEMA = "https://schema.org/"
 AKG_PARTY = URIRef(ONTOLOGY_NS + "party")
@@ -93,7 +94,7 @@ def english(graph: Graph, term: URIRef) -> str:
     return ""
 
 
-def joined(values) -> str:
+def joined(values: Iterable[object]) -> str:
     """Several values in one cell, sorted."""
     return SEPARATOR.join(sorted(str(v) for v in values))
 
