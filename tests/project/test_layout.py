@@ -14,6 +14,7 @@ PACKAGE = ROOT / "src" / "autokg"
 LAYERS = [
     ("autokg.errors",),
     ("autokg.resources",),
+    ("autokg.settings",),
     ("autokg.config",),
     ("autokg.rdf",),
     ("autokg.validate", "autokg.stores"),

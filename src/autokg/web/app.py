@@ -8,10 +8,11 @@ from collections.abc import Callable, Iterable, Mapping
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from autokg.config import SERVER_DEFAULTS, allow_list, environment_settings, project_files
+from autokg.config import project_files
 from autokg.engine.executor import LONG_REQUESTS_BUSY, MIB, Allowance, Gate, default_query_memory
 from autokg.errors import AutokgError, Busy
 from autokg.query import entities
+from autokg.settings import resolve
 from autokg.web import api, pages, reconciliation, sparql
 from autokg.web.access import CORS_HEADERS, AccessLog, preflight_headers, wsgi_response
 from autokg.web.bodies import BoundedBodies
@@ -21,15 +22,12 @@ from autokg.web.security import secure
 
 
 def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
-    """Build the app: defaults, then instance/autokg.cfg, then AUTOKG_* variables, then `test_config`."""
-    app = Flask(__name__, instance_relative_config=True)
-    app.config.from_mapping(SERVER_DEFAULTS)
-    app.config.from_pyfile("autokg.cfg", silent=True)
-    app.config.update(environment_settings())
-    if test_config:
-        app.config.update(test_config)
-    app.config["SERVICE_ALLOW_LIST"] = allow_list(app.config["SERVICE_ALLOW_LIST"])
-    app.config["BACKEND_GRAPHS"] = allow_list(app.config["BACKEND_GRAPHS"])
+    """Build the app with its settings (see settings.py): `test_config` (the flags), then AUTOKG_* variables, then
+    the settings file, then the defaults; raises SettingError naming a setting that cannot be used."""
+    app = Flask(__name__)
+    settings, sources = resolve(test_config or {})
+    app.config.from_mapping(settings)
+    app.extensions["autokg.settings"] = sources
     app.extensions["autokg.access"] = AccessLog.for_level(str(app.config["LOG_LEVEL"]))
     files = project_files(app.config.get("ROOT"))
     app.extensions["autokg.files"] = files
