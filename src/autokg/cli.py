@@ -13,12 +13,13 @@ from autokg import __version__
 from autokg.build.artefacts import build
 from autokg.build.articles import add_article, check_quotes
 from autokg.build.statistics import dataset_summary, render_summary
-from autokg.config import ProjectFiles, coerce_setting, project_files
+from autokg.config import ProjectFiles, project_files
 from autokg.errors import AutokgError
 from autokg.query.catalog import bind_parameters, find_query, load_catalog, with_parameters
 from autokg.query.running import OUTPUT_FORMATS, execute, execute_remote, render
 from autokg.rdf.loading import MAX_INPUT_BYTES, escape, load_project
 from autokg.rdf.turtle import format_turtle_file
+from autokg.settings import SETTINGS, add_flags, flag_values, resolve, settings_markdown
 from autokg.stores.embedded import current_store, open_store
 from autokg.stores.push import UPDATE_PATHS, parse_auth, part_files, push, query_endpoint_for, sibling_endpoint
 from autokg.stores.remote import WIKIDATA_ENDPOINT
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="autokg", description="Validate, inspect and serve the autokg dataset.")
     parser.add_argument("--version", action="version", version=f"autokg {__version__}")
-    parser.add_argument("--root", type=Path, help="project root (default: $AUTOKG_ROOT or this checkout)")
+    add_flags(parser, "all")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     validate = commands.add_parser("validate", help="check data against autokg's ontology and shapes")
@@ -65,31 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     query.set_defaults(run=run_query)
 
     serve = commands.add_parser("serve", help="run the SPARQL endpoint behind granian")
-    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; $AUTOKG_HOST)")
-    serve.add_argument("--port", type=int, help="port (default 7878; $AUTOKG_PORT)")
-    serve.add_argument("--workers", type=int, help="worker processes (default: number of CPUs; $AUTOKG_WORKERS)")
-    serve.add_argument("--threads", type=int, help="request threads per worker (default 4; $AUTOKG_THREADS)")
-    serve.add_argument("--query-slots", type=int, help="queries evaluated at once by the whole server; more wait (default: the CPU count, at least 2; $AUTOKG_QUERY_SLOTS)")
-    serve.add_argument("--query-queue", type=int, help="queries that may wait for a slot, server-wide; more get 503 at once (default: as many as slots; $AUTOKG_QUERY_QUEUE)")
-    serve.add_argument("--query-memory", type=int, metavar="MIB", help="working memory a query may take, in MiB (default: a share of the machine's memory; $AUTOKG_QUERY_MEMORY)")
-    serve.add_argument("--timeout", type=float, help="query timeout in seconds (default 30; $AUTOKG_TIMEOUT)")
-    serve.add_argument("--max-rows", type=int, help="row cap of an answer (default 100000; $AUTOKG_MAX_ROWS)")
-    serve.add_argument("--max-result-bytes", type=int, help="size cap of an answer in bytes ($AUTOKG_MAX_RESULT_BYTES)")
-    serve.add_argument("--max-body", type=int, dest="max_content_length", help="request body cap in bytes ($AUTOKG_MAX_CONTENT_LENGTH)")
-    serve.add_argument("--allow-service", action="append", dest="service_allow_list", metavar="URL",
-                       help="allow SERVICE calls to this endpoint (repeatable; $AUTOKG_SERVICE_ALLOW_LIST)")
-    serve.add_argument("--store", choices=("memory", "disk"), help="serve from memory (default) or from the on-disk store")
-    serve.add_argument("--dataset", help="serve this N-Quads file instead of the project's build (benchmarks)")
-    serve.add_argument("--backend", metavar="URL", help="serve from this SPARQL endpoint instead of the embedded store "
-                                                        "(load it with `autokg push`; $AUTOKG_BACKEND)")
-    serve.add_argument("--backend-graph", action="append", dest="backend_graphs", metavar="IRI",
-                       help="a further graph of the backend to include in the default graph (repeatable; $AUTOKG_BACKEND_GRAPHS)")
-    serve.add_argument("--public-base", help="the base the IRIs are published under when deployed behind it, "
-                                              "e.g. https://w3id.org/autokg/ (pages then link to canonical IRIs; $AUTOKG_PUBLIC_BASE)")
-    serve.add_argument("--backlog", type=int, help="connections accepted at once, idle ones included (default 8192; $AUTOKG_BACKLOG)")
-    serve.add_argument("--header-timeout", type=float, help="seconds a client has to send a request's headers, and an idle "
-                                                            "connection stays open (default 10; $AUTOKG_HEADER_TIMEOUT)")
+    add_flags(serve, "serve")
     serve.set_defaults(run=run_serve)
+
+    settings = commands.add_parser("settings", help="the server's settings: each one's value and where it came from")
+    settings.add_argument("--markdown", action="store_true", help="print the settings' reference (docs/configuration.md) instead")
+    add_flags(settings, "serve")  # what `autokg serve` with these flags would run with
+    settings.set_defaults(run=run_settings)
 
     export = commands.add_parser("export", help="export facts in Wikidata's model")
     export.add_argument("target", choices=("wikidata", "quickstatements"),
@@ -278,15 +261,23 @@ def run_links(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    """`autokg serve`: flags override environment variables, which override the defaults."""
+    """`autokg serve`: flags override environment variables, which override the settings file and the defaults."""
     from autokg.web.serving import serve  # granian is loaded only by the command that needs it
 
-    names = ("host", "port", "workers", "threads", "query_slots", "query_queue", "query_memory", "timeout", "max_rows", "max_result_bytes", "max_content_length", "service_allow_list", "store", "dataset",
-             "public_base", "backend", "backend_graphs", "backlog", "header_timeout")
-    settings = {name.upper(): coerce_setting(name.upper(), getattr(args, name)) for name in names if getattr(args, name) is not None}
-    if args.root:
-        settings["ROOT"] = str(args.root)
-    serve(settings)
+    serve(flag_values(args))
+    return 0
+
+
+def run_settings(args: argparse.Namespace) -> int:
+    """`autokg settings`: each setting's value and where it came from; with --markdown, the reference page."""
+    if args.markdown:
+        sys.stdout.write(settings_markdown())
+        return 0
+    values, sources = resolve(flag_values(args))
+    for setting in SETTINGS:
+        value = values[setting.name]
+        shown = ",".join(value) if isinstance(value, tuple) else str(value)
+        print(f"{setting.name:<20} {escape(shown) or '(empty)':<40} {sources.get(setting.name, 'default')}")
     return 0
 
 
@@ -349,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except AutokgError as error:
         print(f"autokg: error: {escape(str(error))}", file=sys.stderr)
-        return error.exit_status
+        return error.exit_code
 
 
 if __name__ == "__main__":

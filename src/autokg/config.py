@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autokg import resources
-from autokg.errors import SettingError
+from autokg.settings import defaults, split_list
 
 ONTOLOGY_NS = "https://w3id.org/autokg/ontology#"
 VOCAB_NS = "https://w3id.org/autokg/vocab/"
@@ -98,84 +98,6 @@ def project_files(root: Path | str | None = None) -> ProjectFiles:
     return ProjectFiles(chosen, resources.build_folder(chosen))
 
 
-#: server settings and their defaults; each can be set by an AUTOKG_<NAME> environment variable,
-#: an `autokg serve` flag, or the instance file instance/autokg.cfg (in that order of precedence:
-#: flag > environment > instance file > default)
-SERVER_DEFAULTS: dict[str, object] = {
-    "HOST": "127.0.0.1",
-    "PORT": 7878,
-    "WORKERS": max(2, os.cpu_count() or 2),
-    # threads per worker that answer requests, one at a time (a thread waiting for a long query lets another in)
-    "THREADS": 4,
-    # queries evaluated at once by the whole server (each in a child process); more wait, within their timeout
-    "QUERY_SLOTS": max(2, os.cpu_count() or 2),
-    # queries that may wait for a slot, server-wide; one more is answered 503 with Retry-After at once
-    "QUERY_QUEUE": max(2, os.cpu_count() or 2),
-    # MiB of working memory a query may take in its child (0: a share of the machine's memory, 256 MiB to 4 GiB)
-    "QUERY_MEMORY": 0,
-    "TIMEOUT": 30.0,
-    "MAX_ROWS": 100_000,
-    "MAX_RESULT_BYTES": 64 * 1024 * 1024,
-    "MAX_CONTENT_LENGTH": 1024 * 1024,
-    # SERVICE may call these endpoints only; the Wikidata Query Service alone by default
-    "SERVICE_ALLOW_LIST": "https://query.wikidata.org/sparql",
-    "STORE": "memory",
-    # a remote SPARQL endpoint to serve instead of the embedded store (empty: the embedded store)
-    "BACKEND": "",
-    # further graphs of the backend that join the part graphs in the default graph (a merged Wikidata slice, say)
-    "BACKEND_GRAPHS": "",
-    "DATASET": "",
-    "LOG_LEVEL": "info",
-    # the public base the dataset's IRIs live under when this server is deployed behind it (for
-    # example https://w3id.org/autokg/): pages then link to canonical IRIs; empty links to local paths
-    "PUBLIC_BASE": "",
-    # connections the server accepts at once, idle ones included (granian's backlog; each worker takes its share,
-    # and the kernel caps the queue of connections not yet accepted at net.core.somaxconn)
-    "BACKLOG": 8192,
-    # seconds a client has to send a request's headers, and an idle kept-alive connection stays open
-    "HEADER_TIMEOUT": 10.0,
-}
-#: the bounds of BACKLOG: granian takes at least 128; the kernel and the file descriptors limit the rest
-MIN_BACKLOG, MAX_BACKLOG = 128, 65535
-
-
-def coerce_setting(name: str, value: object) -> object:
-    """A setting's value converted to the type of its default; raises SettingError (a ValueError) naming the setting.
-
-    >>> coerce_setting("TIMEOUT", "nan")
-    Traceback (most recent call last):
-    autokg.errors.SettingError: setting TIMEOUT: give a positive, finite number of seconds, not nan
-    """
-    default = SERVER_DEFAULTS[name]
-    if isinstance(value, str) and not isinstance(default, str):
-        try:
-            value = type(default)(value)
-        except ValueError:
-            raise SettingError(f"setting {name}: '{value}' is not a {type(default).__name__}") from None
-    if name in ("PORT", "WORKERS", "THREADS", "QUERY_SLOTS", "MAX_ROWS", "MAX_RESULT_BYTES", "MAX_CONTENT_LENGTH") and int(value) < (0 if name == "PORT" else 1):
-        raise SettingError(f"setting {name}: {value} is too small")
-    if name in ("QUERY_QUEUE", "QUERY_MEMORY") and int(value) < 0:
-        raise SettingError(f"setting {name}: {value} is negative")
-    if name in ("TIMEOUT", "HEADER_TIMEOUT") and not 0 < float(value) < float("inf"):  # nan compares false
-        raise SettingError(f"setting {name}: give a positive, finite number of seconds, not {value}")
-    if name == "BACKLOG" and not MIN_BACKLOG <= int(value) <= MAX_BACKLOG:
-        raise SettingError(f"setting {name}: give a number of connections from {MIN_BACKLOG} to {MAX_BACKLOG}, not {value}")
-    if name == "STORE" and value not in ("memory", "disk"):
-        raise SettingError(f"setting {name}: use 'memory' or 'disk'")
-    return value
-
-
-def environment_settings(environ: dict[str, str] | None = None) -> dict[str, object]:
-    """Settings given as AUTOKG_<NAME> environment variables."""
-    environ = os.environ if environ is None else environ
-    found = {}
-    for name in SERVER_DEFAULTS:
-        if f"AUTOKG_{name}" in environ:
-            found[name] = coerce_setting(name, environ[f"AUTOKG_{name}"])
-    return found
-
-
-def allow_list(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """A list of IRIs (the SERVICE allow-list, the backend's graphs) from a comma- or space-separated string, or a list."""
-    items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
-    return tuple(item.strip() for item in items if item.strip())
+#: the server settings' defaults, for the benchmarks; the table itself, with types, bounds and flags, is settings.py
+SERVER_DEFAULTS = defaults()
+allow_list = split_list

@@ -231,7 +231,7 @@ def run_job(store: Queryable, job: Job) -> Outcome:
     except TimeoutError as error:
         return text_outcome(503, f"The query ran longer than {job.timeout:g} s and was stopped ({error}): narrow it down or add a LIMIT")
     except AutokgError as error:
-        return text_outcome(getattr(error, "status", 400), str(error))
+        return text_outcome(error.status, str(error))
     except SyntaxError as error:
         if isinstance(store, RemoteStore):  # the query was accepted: the answer is what did not parse
             return text_outcome(502, f"The backend store's answer does not parse: {error}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from autokg.errors import AutokgError
+from autokg.errors import RefusedQuery
 from autokg.rdf.sparql import COMMENT, IRI, LOCAL, NAME, STRICT_STRING, STRING, VAR
 
 #: what check_query reads: the tokens that can hide a keyword or a bracket, the names and the brackets; the rest
@@ -51,14 +51,6 @@ UPDATE_KEYWORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD",
 WATCHED = ("SERVICE", *UPDATE_KEYWORDS)
 
 
-class RefusedQuery(AutokgError):
-    """A query that the endpoint will not run, with the reason and the HTTP status to answer with."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def check_query(text: str, allowed_services: tuple[str, ...] = ()) -> None:
     """Refuse updates, SERVICE calls to endpoints that are not on the allow-list, and nesting past MAX_NESTING.
 
@@ -66,15 +58,15 @@ def check_query(text: str, allowed_services: tuple[str, ...] = ()) -> None:
     >>> check_query("DROP ALL")
     Traceback (most recent call last):
     ...
-    autokg.query.guards.RefusedQuery: This endpoint is read-only: DROP is a SPARQL Update operation
+    autokg.errors.RefusedQuery: This endpoint is read-only: DROP is a SPARQL Update operation
     >>> check_query("SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }")
     Traceback (most recent call last):
     ...
-    autokg.query.guards.RefusedQuery: SERVICE <http://127.0.0.1:9/sparql> is not on this endpoint's allow-list (allowed: none)
+    autokg.errors.RefusedQuery: SERVICE <http://127.0.0.1:9/sparql> is not on this endpoint's allow-list (allowed: none)
     >>> check_query("SELECT * WHERE { FILTER(" + "(" * 200 + "1" + ")" * 200 + ") }")
     Traceback (most recent call last):
     ...
-    autokg.query.guards.RefusedQuery: The query nests brackets 129 levels deep at character 150; this endpoint reads at most 128
+    autokg.errors.RefusedQuery: The query nests brackets 129 levels deep at character 150; this endpoint reads at most 128
     """
     if is_single_pattern(text):
         return

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from autokg.errors import AutokgError
+from autokg.errors import AutokgError, BackendError
 from autokg.rdf.sparql import query_form
 from autokg.stores.embedded import PART_GRAPHS
 from autokg.stores.remote import Reply, error_detail, http_request
@@ -28,14 +28,6 @@ PART_IRIS = tuple(node.value for node in PART_GRAPHS.values())
 TIMEOUT_PARAMETERS = {"virtuoso": ("timeout", 1000)}
 #: Virtuoso's "anytime" queries answer 200 with partial results when their time is up, and say so here
 PARTIAL_RESULT_STATES = {"S1TAT"}
-
-
-class BackendError(AutokgError):
-    """The backend store failed to answer, with the HTTP status autokg answers with."""
-
-    def __init__(self, message: str, status: int = 502) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass

@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from email.message import Message
 
 from autokg import __version__
-from autokg.errors import AutokgError
+from autokg.errors import AutokgError, UnreachableError
 
 WIKIDATA_ENDPOINT = "https://query.wikidata.org/sparql"
 USER_AGENT = f"autokg/{__version__} (https://w3id.org/autokg; linked-data tools for an automotive-industry dataset) Python-urllib"
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
-class Unreachable(AutokgError):
+class Unreachable(UnreachableError):
     """A server that cannot be reached: refused connection, unknown host, broken answer."""
 
     def __init__(self, url: str, reason: object) -> None:

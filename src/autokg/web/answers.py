@@ -7,19 +7,11 @@ import hashlib
 from flask import Flask, Response, current_app, g, request, url_for
 
 from autokg.config import PREFIXES
-from autokg.engine.executor import Job, Outcome, text_outcome
-from autokg.errors import AutokgError
+from autokg.engine.executor import Job, Outcome
+from autokg.errors import BadRequest
 from autokg.query.guards import check_query
 from autokg.rdf.sparql import query_form
 from autokg.web.negotiation import FORMAT_PARAMETERS, HTML_TYPES, best_type, chosen_types, prefers_html
-
-
-class BadRequest(AutokgError):
-    """A request that breaks the protocol, answered with its status and a plain-text message."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def as_response(outcome: Outcome) -> Response:
@@ -29,12 +21,6 @@ def as_response(outcome: Outcome) -> Response:
         response.vary.add("Accept")
     g.rows = outcome.rows
     return response
-
-
-def error_response(error: Exception) -> Response:
-    """A plain-text error answer with the right status."""
-    status = getattr(error, "status", 400)
-    return as_response(text_outcome(status, f"{status} {str(error)}"))
 
 
 def requested_timeout(pairs: list[tuple[str, str]]) -> float:

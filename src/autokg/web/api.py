@@ -8,10 +8,11 @@ from typing import TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, make_response, request
 
-from autokg.errors import AutokgError
+from autokg.errors import AutokgError, BadRequest, NotFound
 from autokg.query.catalog import bind_parameters, load_catalog, with_parameters
 from autokg.stores.backend import BackendError, RemoteStore
-from autokg.web.answers import BadRequest, answer, error_response
+from autokg.web.answers import answer
+from autokg.web.failures import error_response
 from autokg.web.negotiation import FORMAT_PARAMETERS
 
 bp = Blueprint("api", __name__)
@@ -53,7 +54,7 @@ def run_query(name: str) -> Response:
     try:
         query = catalog().get(name)
         if query is None:
-            raise BadRequest(f"Unknown query '{name}': GET /queries lists the catalogue", status=404)
+            raise NotFound(f"Unknown query '{name}': GET /queries lists the catalogue")
         pairs = list(request.args.items(multi=True))
         raw: dict[str, str] = {}
         for key, value in pairs:

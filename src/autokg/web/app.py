@@ -8,27 +8,26 @@ from collections.abc import Callable, Iterable, Mapping
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from autokg.config import SERVER_DEFAULTS, allow_list, environment_settings, project_files
-from autokg.engine.executor import LONG_REQUESTS_BUSY, MIB, Allowance, Gate, busy_outcome, default_query_memory
+from autokg.config import project_files
+from autokg.engine.executor import LONG_REQUESTS_BUSY, MIB, Allowance, Gate, default_query_memory
+from autokg.errors import AutokgError, Busy
 from autokg.query import entities
-from autokg.stores.backend import BackendError
+from autokg.settings import resolve
 from autokg.web import api, pages, reconciliation, sparql
 from autokg.web.access import CORS_HEADERS, AccessLog, preflight_headers, wsgi_response
 from autokg.web.bodies import BoundedBodies
 from autokg.web.dataset import backend_dataset, load_served_dataset
+from autokg.web.failures import error_outcome, error_response
 from autokg.web.security import secure
 
 
 def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
-    """Build the app: defaults, then instance/autokg.cfg, then AUTOKG_* variables, then `test_config`."""
-    app = Flask(__name__, instance_relative_config=True)
-    app.config.from_mapping(SERVER_DEFAULTS)
-    app.config.from_pyfile("autokg.cfg", silent=True)
-    app.config.update(environment_settings())
-    if test_config:
-        app.config.update(test_config)
-    app.config["SERVICE_ALLOW_LIST"] = allow_list(app.config["SERVICE_ALLOW_LIST"])
-    app.config["BACKEND_GRAPHS"] = allow_list(app.config["BACKEND_GRAPHS"])
+    """Build the app with its settings (see settings.py): `test_config` (the flags), then AUTOKG_* variables, then
+    the settings file, then the defaults; raises SettingError naming a setting that cannot be used."""
+    app = Flask(__name__)
+    settings, sources = resolve(test_config or {})
+    app.config.from_mapping(settings)
+    app.extensions["autokg.settings"] = sources
     app.extensions["autokg.access"] = AccessLog.for_level(str(app.config["LOG_LEVEL"]))
     files = project_files(app.config.get("ROOT"))
     app.extensions["autokg.files"] = files
@@ -51,9 +50,9 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(reconciliation.bp)
     app.before_request(start_timer)
     app.after_request(finish_response)
-    app.register_error_handler(HTTPException, http_error)
-    app.register_error_handler(BackendError, backend_error)
-    app.register_error_handler(TimeoutError, backend_error)
+    # Flask's own errors (404, 405, 413 …), and a page's own query failing on the backend store (502, 503 when slow)
+    for kind in (HTTPException, AutokgError, TimeoutError):
+        app.register_error_handler(kind, error_response)
     executor = app.extensions["autokg"].executor
     gated = GatedRequests(sparql.FastGetPath(app, app.wsgi_app), executor.gate, executor.waiting)
     # bodies are read before the gate, a few at a time
@@ -83,7 +82,7 @@ class GatedRequests:
     def __call__(self, environ: dict, start_response: Callable[..., object]) -> list[bytes | bytearray]:
         allowance = None if is_short(environ.get("PATH_INFO", "")) else self.allowance
         if allowance is not None and not allowance.enter():
-            return wsgi_response(busy_outcome(LONG_REQUESTS_BUSY), start_response)
+            return wsgi_response(error_outcome(Busy(LONG_REQUESTS_BUSY)), start_response)
         try:
             return self.run(environ, start_response)
         finally:
@@ -124,14 +123,3 @@ def finish_response(response: Response) -> Response:
                                                   g.get("rows", "-"), g.get("query_hash", "-"))
     return response
 
-
-def http_error(error: HTTPException) -> Response:
-    """Plain-text answers for the errors Flask raises itself (404, 405, 413 …)."""
-    message = {413: "The request body is larger than this endpoint accepts"}.get(error.code or 500, error.description)
-    return Response(f"{error.code} {message}\n", status=error.code or 500, content_type="text/plain; charset=utf-8")
-
-
-def backend_error(error: BackendError | TimeoutError) -> Response:
-    """Plain-text answers when a page's own query fails on the backend store (502, or 503 when it was too slow)."""
-    status = getattr(error, "status", 503 if isinstance(error, TimeoutError) else 502)
-    return Response(f"{status} {error}\n", status=status, content_type="text/plain; charset=utf-8")

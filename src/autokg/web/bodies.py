@@ -21,8 +21,9 @@ import contextlib
 import io
 from collections.abc import Callable, Iterable
 
-from autokg.engine.executor import LONG_REQUESTS_BUSY, RETRY_LATER, Allowance, text_outcome
+from autokg.engine.executor import LONG_REQUESTS_BUSY, RETRY_LATER, Allowance
 from autokg.web.access import AccessLog, wsgi_response
+from autokg.web.failures import error_outcome
 
 WSGIApp = Callable[[dict, Callable[..., object]], Iterable[bytes]]
 CHUNK = 64 * 1024
@@ -111,5 +112,5 @@ class BoundedBodies:
                headers: tuple[tuple[str, str], ...] = ()) -> list[bytes | bytearray]:
         """Answer with a plain-text error and close the connection, whose body was not read to its end."""
         self.log.write(environ.get("REQUEST_METHOD", "-"), environ.get("PATH_INFO", "-"), status, 0.0, "-", "-")
-        outcome = text_outcome(status, f"{status} {message}", (("Connection", "close"), *headers))
+        outcome = error_outcome(status, message, (("Connection", "close"), *headers))
         return wsgi_response(outcome, start_response)

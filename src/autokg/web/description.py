@@ -8,6 +8,8 @@ from html import escape
 from flask import Response, current_app, request
 from rdflib import RDF, BNode, Graph, Literal, Namespace, URIRef
 
+from autokg.errors import BadRequest, NotAcceptable
+from autokg.web.failures import error_response
 from autokg.web.negotiation import GRAPH_TYPES, RESULT_TYPES, best_type
 from autokg.web.pages import query_page
 
@@ -76,12 +78,11 @@ def service_description_response() -> Response:
     if format_name:
         chosen = names.get(format_name)
         if chosen is None:
-            return Response(f"400 Parameter 'format': unknown value '{escape(format_name)}'\n", 400, content_type="text/plain; charset=utf-8")
+            return error_response(BadRequest(f"Parameter 'format': unknown value '{escape(format_name)}'"))
     else:
         chosen = best_type(request.headers.get("Accept"), offered)
     if chosen is None:
-        return Response("406 Not Acceptable: the service description is offered as " + ", ".join(offered) + "\n",
-                        406, content_type="text/plain; charset=utf-8")
+        return error_response(NotAcceptable("Not Acceptable: the service description is offered as " + ", ".join(offered)))
     if chosen == "text/html":
         response = query_page()
     else:

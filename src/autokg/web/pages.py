@@ -17,8 +17,8 @@ from markupsafe import Markup, escape
 from autokg.build.release import published, schema_org_dataset
 from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, VOCAB_NS
 from autokg.engine.executor import GRAPH_FORMATS, PREFIXED_FORMATS, Outcome
+from autokg.errors import BadRequest, NotAcceptable, NotFound, RefusedQuery
 from autokg.query import entities
-from autokg.query.guards import RefusedQuery
 from autokg.query.names import MAX_QUERY, NameIndex
 from autokg.query.running import Queryable, short
 from autokg.stores.embedded import PART_GRAPHS
@@ -26,6 +26,7 @@ from autokg.web.answers import run_checked
 from autokg.web.api import catalog, once_per_process
 from autokg.web.diagram import charts, neighbourhood
 from autokg.web.documentation import VOCAB_ANCHOR, ontology_docs
+from autokg.web.failures import error_response
 from autokg.web.negotiation import FORMAT_NAMES, GRAPH_TYPES, HTML_TYPES, best_type
 
 bp = Blueprint("pages", __name__)
@@ -87,8 +88,7 @@ def chosen_type() -> str | None:
 def not_acceptable() -> Response:
     """406 listing what is on offer."""
     offered = ", ".join(dict.fromkeys(PAGE_TYPES.values()))
-    return Response(f"406 Not Acceptable: this resource is offered as {offered} (or use format=)\n", 406,
-                    content_type="text/plain; charset=utf-8")
+    return error_response(NotAcceptable(f"Not Acceptable: this resource is offered as {offered} (or use format=)"))
 
 
 def rdf_response(triples: list[ox.Triple], media_type: str) -> Response:
@@ -136,8 +136,7 @@ def search() -> Response:
     """Resources whose English or Chinese label or alias contains the words."""
     words = request.args.get("q", "")
     if len(words) > MAX_QUERY:
-        return Response(f"400 Parameter 'q': give at most {MAX_QUERY} characters to search for, not {len(words)}\n", 400,
-                        content_type="text/plain; charset=utf-8")
+        return error_response(BadRequest(f"Parameter 'q': give at most {MAX_QUERY} characters to search for, not {len(words)}"))
     hits, more = entities.search(store(), names(), words)
     return html_response("search.html", words=words, hits=hits, more=more)
 
@@ -148,7 +147,7 @@ def negotiate_resource(iri: str, slug: str) -> tuple[str | None, Response | None
     if media_type is None:
         return None, not_acceptable()
     if not entities.SLUG.match(slug) or not entities.exists(store(), iri):
-        return media_type, Response(f"404 No resource {iri} in this dataset\n", 404, content_type="text/plain; charset=utf-8")
+        return media_type, error_response(NotFound(f"No resource {iri} in this dataset"))
     return media_type, None
 
 

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, request
 
 from autokg.build.shortcuts import BACKED, RULES
 from autokg.config import ONTOLOGY_NS, RESOURCE_NS, WIKIDATA_ENTITY_NS
+from autokg.errors import BadRequest, NotFound, TooLarge
 from autokg.query.entities import select, text
 from autokg.web.api import once_per_process
 
@@ -44,14 +45,6 @@ EXTENSIONS = {
 }
 SOURCE_SUFFIX = "-source"
 SLUG = re.compile(r"^[a-z0-9]+(?:--?[a-z0-9]+)*$")
-
-
-class BadReconciliation(Exception):
-    """A request this service refuses, with the message and status to answer."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass
@@ -171,17 +164,17 @@ def reconcile(query: dict) -> dict:
     """One query's candidates, best first, with `match` on a sole exact name of the wanted type."""
     words = query.get("query")
     if not isinstance(words, str) or not words.strip():
-        raise BadReconciliation("Each query needs a non-empty string 'query'")
+        raise BadRequest("Each query needs a non-empty string 'query'")
     if len(words) > MAX_QUERY_CHARS:
-        raise BadReconciliation(f"A query is at most {MAX_QUERY_CHARS} characters; this one has {len(words)}")
+        raise BadRequest(f"A query is at most {MAX_QUERY_CHARS} characters; this one has {len(words)}")
     limit = query.get("limit", DEFAULT_LIMIT)
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise BadReconciliation("'limit' must be a positive integer")
+        raise BadRequest("'limit' must be a positive integer")
     wanted_types = query.get("type")
     if isinstance(wanted_types, str):
         wanted_types = [wanted_types]
     if wanted_types is not None and not (isinstance(wanted_types, list) and all(isinstance(t, str) for t in wanted_types)):
-        raise BadReconciliation("'type' must be a type id or a list of them")
+        raise BadRequest("'type' must be a type id or a list of them")
     wikidata = {str(p.get("v", "")).strip() for p in query.get("properties", []) or []
                 if isinstance(p, dict) and p.get("pid") == "wikidata"}
     wanted = normalize(words)
@@ -216,15 +209,9 @@ def json_parameter(name: str) -> object | None:
     try:
         return json.loads(raw)
     except ValueError as error:
-        raise BadReconciliation(f"Parameter '{name}' is not valid JSON: {error}") from None
+        raise BadRequest(f"Parameter '{name}' is not valid JSON: {error}") from None
     except RecursionError:
-        raise BadReconciliation(f"Parameter '{name}' nests its JSON too deeply") from None
-
-
-@bp.errorhandler(BadReconciliation)
-def refused(error: BadReconciliation) -> Response:
-    """A refused request, as text naming what is wrong."""
-    return Response(str(error) + "\n", status=error.status, content_type="text/plain; charset=utf-8")
+        raise BadRequest(f"Parameter '{name}' nests its JSON too deeply") from None
 
 
 def service_url() -> str:
@@ -260,17 +247,17 @@ def service() -> Response:
     queries, extend = json_parameter("queries"), json_parameter("extend")
     if queries is not None:
         if not isinstance(queries, dict):
-            raise BadReconciliation("'queries' must be a JSON object of query ids to queries")
+            raise BadRequest("'queries' must be a JSON object of query ids to queries")
         if len(queries) > MAX_QUERIES:
-            raise BadReconciliation(f"At most {MAX_QUERIES} queries per batch; this one has {len(queries)}", 413)
+            raise TooLarge(f"At most {MAX_QUERIES} queries per batch; this one has {len(queries)}")
         answers = {}
         for key, query in queries.items():
             if not isinstance(query, dict):
-                raise BadReconciliation(f"Query '{key}' must be a JSON object")
+                raise BadRequest(f"Query '{key}' must be a JSON object")
             try:
                 answers[key] = reconcile(query)
-            except BadReconciliation as error:
-                raise BadReconciliation(f"Query '{key}': {error}", error.status) from None
+            except BadRequest as error:
+                raise BadRequest(f"Query '{key}': {error}") from None
         return json_response(answers)
     if extend is not None:
         return json_response(extension(extend))
@@ -281,17 +268,17 @@ def extension(request_body: object) -> dict:
     """Data extension (spec §6): the wanted properties of the given entities, with sources beside them."""
     if not isinstance(request_body, dict) or not isinstance(request_body.get("ids"), list) \
             or not isinstance(request_body.get("properties"), list):
-        raise BadReconciliation("'extend' must be an object with a list 'ids' and a list 'properties'")
+        raise BadRequest("'extend' must be an object with a list 'ids' and a list 'properties'")
     ids, properties = request_body["ids"], request_body["properties"]
     if len(ids) > MAX_IDS or len(properties) > MAX_PROPERTIES:
-        raise BadReconciliation(f"At most {MAX_IDS} ids and {MAX_PROPERTIES} properties per extension", 413)
+        raise TooLarge(f"At most {MAX_IDS} ids and {MAX_PROPERTIES} properties per extension")
     if not all(isinstance(i, str) for i in ids):
-        raise BadReconciliation("Every id must be a string")
+        raise BadRequest("Every id must be a string")
     wanted = []
     for prop in properties:
         pid = prop.get("id") if isinstance(prop, dict) else None
         if pid not in proposed_ids():
-            raise BadReconciliation(f"Unknown property {pid!r}; the service proposes {', '.join(proposed_ids())}")
+            raise BadRequest(f"Unknown property {pid!r}; the service proposes {', '.join(proposed_ids())}")
         wanted.append(pid)
     known = {i for i in ids if i in index()}
     rows: dict[str, dict[str, list]] = {i: {pid: [] for pid in wanted} for i in ids}
@@ -351,7 +338,7 @@ def prefix_parameter() -> str:
     """The bounded `prefix` of a suggest request."""
     prefix = request.args.get("prefix", "")
     if len(prefix) > MAX_QUERY_CHARS:
-        raise BadReconciliation(f"'prefix' is at most {MAX_QUERY_CHARS} characters")
+        raise BadRequest(f"'prefix' is at most {MAX_QUERY_CHARS} characters")
     return normalize(prefix)
 
 
@@ -389,7 +376,7 @@ def preview() -> Response:
     """A small HTML card of one entity, for OpenRefine's hover preview (spec §7)."""
     entity = index().get(request.args.get("id", ""))
     if entity is None:
-        raise BadReconciliation("No entity with this id; give an id that reconciliation returned", 404)
+        raise NotFound("No entity with this id; give an id that reconciliation returned")
     others = sorted(n for n in entity.names.values() if n != entity.name)
     body = (f'<!doctype html><html lang="en"><meta charset="utf-8"><title>{escape(entity.name)}</title>'
             f'<body style="font: 14px sans-serif; margin: 6px"><strong><a href="{escape(entity_url(entity.id))}" '

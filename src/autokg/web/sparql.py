@@ -8,11 +8,11 @@ from urllib.parse import parse_qsl, unquote_plus
 
 from flask import Blueprint, Flask, Response, request
 
-from autokg.errors import AutokgError
-from autokg.query.guards import RefusedQuery
+from autokg.errors import AutokgError, BadRequest, RefusedQuery
 from autokg.web.access import wsgi_response
-from autokg.web.answers import BadRequest, answer, error_response, query_hash, run_checked
+from autokg.web.answers import answer, query_hash, run_checked
 from autokg.web.description import service_description_response
+from autokg.web.failures import error_response
 from autokg.web.negotiation import prefers_html, types_for_accept
 
 bp = Blueprint("protocol", __name__)
@@ -78,7 +78,7 @@ def sparql() -> Response:
         if query is None:
             return service_description_response()
         return answer(query, pairs)
-    except (BadRequest, RefusedQuery, AutokgError) as error:
+    except AutokgError as error:
         return error_response(error)
 
 
