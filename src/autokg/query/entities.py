@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, VOCAB_NS
+from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, VOCAB_NS, prologue
 from autokg.query.names import MAX_HITS, NameIndex
 from autokg.query.running import Queryable, execute
 from autokg.stores.embedded import ProcessLocalStore
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-PROLOGUE = "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in PREFIXES.items())
+PROLOGUE = prologue()
 RUMOURED = VOCAB_NS + "rumoured"
 DATE_PROPERTIES = ("announcedOn", "signedOn", "startDate", "endDate", "targetDate")
 
