@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from autokg.config import SERVER_DEFAULTS, allow_list, environment_settings, project_files
 from autokg.engine.executor import LONG_REQUESTS_BUSY, MIB, Allowance, Gate, busy_outcome, default_query_memory
-from autokg.query import entities
+from autokg.query.matching import name_index
 from autokg.stores.backend import BackendError
 from autokg.web import api, pages, reconciliation, sparql
 from autokg.web.access import CORS_HEADERS, AccessLog, preflight_headers, wsgi_response
@@ -44,7 +44,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     else:
         app.extensions["autokg"] = load_served_dataset(files, slots, str(app.config["STORE"]),
                                                        str(app.config["DATASET"]), limits)
-    app.extensions["autokg.names"] = entities.name_index(app.extensions["autokg"].store)
+    app.extensions["autokg.names"] = name_index(app.extensions["autokg"].store)
     app.register_blueprint(sparql.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)

@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 from autokg.build.release import published, schema_org_dataset
 from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, VOCAB_NS, prologue
 from autokg.engine.executor import Outcome
-from autokg.query import entities
+from autokg.query import entities, matching
 from autokg.query.guards import RefusedQuery
 from autokg.query.names import MAX_QUERY, NameIndex
 from autokg.query.running import Queryable, short
@@ -139,7 +139,7 @@ def search() -> Response:
     if len(words) > MAX_QUERY:
         return Response(f"400 Parameter 'q': give at most {MAX_QUERY} characters to search for, not {len(words)}\n", 400,
                         content_type="text/plain; charset=utf-8")
-    hits, more = entities.search(store(), names(), words)
+    hits, more = matching.search(store(), names(), words)
     return html_response("search.html", words=words, hits=hits, more=more)
 
 
@@ -160,7 +160,7 @@ def resource(slug: str) -> Response:
     media_type, refusal = negotiate_resource(iri, slug)
     if refusal is not None:
         if refusal.status_code == 404 and media_type == "text/html":
-            return html_response("not_found.html", 404, iri=iri, near=entities.near_matches(store(), names(), slug))
+            return html_response("not_found.html", 404, iri=iri, near=matching.near_matches(store(), names(), slug))
         return refusal
     if media_type != "text/html":
         return rdf_response(entities.description(store(), iri), media_type)
