@@ -15,6 +15,7 @@ from autokg.stores.backend import BackendError
 from autokg.web import api, pages, reconciliation, sparql
 from autokg.web.access import CORS_HEADERS, AccessLog, preflight_headers, wsgi_response
 from autokg.web.bodies import BoundedBodies
+from autokg.web.caching import ConditionalGets
 from autokg.web.dataset import backend_dataset, load_served_dataset
 from autokg.web.security import secure
 
@@ -56,10 +57,18 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.register_error_handler(TimeoutError, backend_error)
     executor = app.extensions["autokg"].executor
     gated = GatedRequests(sparql.FastGetPath(app, app.wsgi_app), executor.gate, executor.waiting)
-    # bodies are read before the gate, a few at a time
-    app.wsgi_app = BoundedBodies(gated, int(app.config["MAX_CONTENT_LENGTH"]), app.extensions["autokg.access"],  # type: ignore[method-assign]
+    # a 304 needs no place in the gate; bodies are read before either, a few at a time
+    conditional = ConditionalGets(app, gated, lambda name: canned_query(app, name))
+    app.wsgi_app = BoundedBodies(conditional, int(app.config["MAX_CONTENT_LENGTH"]), app.extensions["autokg.access"],  # type: ignore[method-assign]
                                  executor.waiting)
     return app
+
+
+def canned_query(app: Flask, name: str) -> str | None:
+    """The text of the catalogue's query `name`, or None when there is none."""
+    with app.app_context():
+        query = api.catalog().get(name)
+    return query.text if query else None
 
 
 def is_short(path: str) -> bool:
