@@ -33,6 +33,27 @@ PREFIXES = {
 }
 
 
+def prologue(names: tuple[str, ...] | None = None) -> str:
+    """SPARQL or Turtle PREFIX lines for `names` (default: every prefix), in PREFIXES' order.
+
+    >>> print(prologue(("akg",)), end="")
+    PREFIX akg: <https://w3id.org/autokg/ontology#>
+    """
+    return "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in PREFIXES.items() if names is None or name in names)
+
+
+def compact(iri: str) -> tuple[str, str] | None:
+    """(prefix, local name) of an IRI under one of PREFIXES, or None.
+
+    >>> compact("https://w3id.org/autokg/id/nio"), compact("http://example.org/x")
+    (('akr', 'nio'), None)
+    """
+    for name, namespace in PREFIXES.items():
+        if iri.startswith(namespace):
+            return name, iri[len(namespace):]
+    return None
+
+
 @dataclass(frozen=True)
 class ProjectFiles:
     """The files that make up the dataset, grouped by the part they belong to."""

@@ -177,3 +177,17 @@ def test_behind_a_public_base_entities_are_viewed_at_their_iris(app, client):
         assert client.get("/reconcile").get_json()["view"]["url"] == "https://w3id.org/autokg/id/{{id}}"
     finally:
         app.config["PUBLIC_BASE"] = ""
+
+
+def test_search_near_matches_and_reconciliation_share_one_name_index(app, client):
+    """/reconcile scores the names of the server's one index, in the same normal form /search looks them up in."""
+    assert reconcile(client, {"q0": {"query": "ＳＡＩＣ　Ｍｏｔｏｒ"}})["q0"]["result"][0]["id"] == "saic-motor"
+    assert "/id/saic-motor" in client.get("/search", query_string={"q": "ＳＡＩＣ"}).get_data(as_text=True)
+    names, found = app.extensions["autokg.names"], reconciliation_entities(app)
+    for slug in ("saic-motor", "im-motors", "tencent"):
+        assert found[slug].names == names.names_of("https://w3id.org/autokg/id/" + slug)
+
+
+def reconciliation_entities(app) -> dict:
+    with app.test_request_context("/reconcile"):
+        return reconciliation.index()

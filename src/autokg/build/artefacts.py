@@ -11,8 +11,9 @@ from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, SKOS, XSD
 
 from autokg import __version__
-from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, WIKIDATA_ENTITY_NS, ProjectFiles
+from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, WIKIDATA_ENTITY_NS, ProjectFiles, compact
 from autokg.errors import AutokgError
+from autokg.rdf.formats import BY_NAME, by_suffix
 from autokg.rdf.loading import Project, load_project
 from autokg.build.release import DATASET, DIST_BASE, dcat_description, distributions
 from autokg.build.shortcuts import derive_shortcuts
@@ -24,7 +25,8 @@ from autokg.validate.validation import validate_graph
 VOID = Namespace("http://rdfs.org/ns/void#")
 #: output name of each part; "autokg" is everything merged
 PART_FILES = {"ontology": "autokg-ontology", "data": "autokg-data", "shortcuts": "autokg-shortcuts", "all": "autokg"}
-TRIPLE_FORMATS = {".ttl": "turtle", ".nt": "ntriples", ".jsonld": "json-ld"}
+#: the suffixes of the files each part is written to
+TRIPLE_FORMATS = tuple(BY_NAME[name].suffixes[0] for name in ("turtle", "ntriples", "jsonld"))
 
 
 @dataclass
@@ -62,20 +64,15 @@ def canonical_quads(parts: dict[str, Graph]) -> dict[str, list[ox.Quad]]:
 
 
 def serialize(quads: list[ox.Quad], suffix: str) -> bytes:
-    """Sorted quads in one of the release formats; the same quads always give the same bytes."""
-    if suffix == ".nq":
-        return ox.serialize(quads, format=ox.RdfFormat.N_QUADS)
-    triples = [ox.Triple(q.subject, q.predicate, q.object) for q in quads]
-    if suffix == ".nt":
-        return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
-    if suffix == ".ttl":
-        # Oxigraph's writer keeps the sorted order; rdflib's would reorder anonymous nodes at random
-        return ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=PREFIXES)
-    if suffix == ".jsonld":
-        return ox.serialize(triples, format=ox.RdfFormat.JSON_LD, prefixes=PREFIXES)
-    raise AutokgError(f"Unknown artefact format '{suffix}'")
+    """Sorted quads in one of the release formats (by file suffix); the same quads always give the same bytes.
 
-
+    Oxigraph's writer keeps the sorted order; rdflib's would reorder anonymous nodes at random.
+    """
+    fmt = by_suffix().get(suffix)
+    if fmt is None or fmt.oxigraph is None or fmt.kind != "graph":
+        raise AutokgError(f"Unknown artefact format '{suffix}'")
+    items = quads if fmt.quads else [ox.Triple(q.subject, q.predicate, q.object) for q in quads]
+    return ox.serialize(items, format=fmt.oxigraph, prefixes=PREFIXES if fmt.prefixed else None)
 
 
 def bind_prefixes(graph: Graph) -> Graph:
@@ -133,9 +130,9 @@ def void_description(parts: dict[str, Graph], links: int) -> Graph:
 def local_name(term: URIRef) -> str:
     """A slug for a class or property IRI, for partition IRIs."""
     text = str(term)
-    for prefix, namespace in PREFIXES.items():
-        if text.startswith(namespace):
-            return f"{prefix}-{text[len(namespace):]}"
+    compacted = compact(text)
+    if compacted:
+        return "-".join(compacted)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -15,6 +15,7 @@ from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, XSD
 
 from autokg import __version__
+from autokg.rdf.formats import FORMATS
 
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
 SPDX = Namespace("http://spdx.org/rdf/terms#")
@@ -29,11 +30,9 @@ LICENSE = "https://creativecommons.org/licenses/by/4.0/"
 #: the dataset's home page: fixed, never taken from a request's Host header (the page is cached per process)
 HOME = "https://w3id.org/autokg/"
 KEYWORDS = ("automotive industry", "joint ventures", "linked data", "knowledge graph", "provenance")
-#: file suffix -> IANA media type of a distribution
-MEDIA_TYPES = {
-    ".ttl": "text/turtle", ".nt": "application/n-triples", ".nq": "application/n-quads",
-    ".jsonld": "application/ld+json", ".json": "application/json", ".csv": "text/csv",
-}
+#: file suffix -> IANA media type of a distribution: the RDF syntaxes' (rdf.formats), and the tables'
+MEDIA_TYPES = {f.suffixes[0]: f.media_type for f in FORMATS if f.kind == "graph" and f.suffixes} | {
+    ".json": "application/json", ".csv": "text/csv"}
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,11 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, VOCAB_NS
-from autokg.query.names import MAX_HITS, NameIndex
+from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, VOCAB_NS, prologue
 from autokg.query.running import Queryable, execute
-from autokg.stores.embedded import ProcessLocalStore
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-PROLOGUE = "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in PREFIXES.items())
+PROLOGUE = prologue()
 RUMOURED = VOCAB_NS + "rumoured"
 DATE_PROPERTIES = ("announcedOn", "signedOn", "startDate", "endDate", "targetDate")
 
@@ -340,41 +338,6 @@ SELECT ?s ?label ?date WHERE {
   OPTIONAL { ?s schema:datePublished ?date }
 } ORDER BY ?id""")
     ]
-
-
-def name_index(store: Queryable) -> NameIndex:
-    """The index of every label and alias of the dataset's resources (see autokg.names), read in one query.
-
-    An on-disk store's handle is dropped after: the index is built before the workers fork, and no handle may cross.
-    """
-    label = PREFIXES["rdfs"] + "label"
-    names = sorted(
-        (row["x"].value, row["name"].value, row["p"].value == label and row["name"].language == "en")
-        for row in execute(store, PROLOGUE + """
-SELECT ?x ?p ?name WHERE {
-  VALUES ?p { rdfs:label skos:altLabel } ?x ?p ?name . FILTER (STRSTARTS(STR(?x), STR(akr:)) && isLiteral(?name))
-}""")
-    )
-    if isinstance(store, ProcessLocalStore):
-        store.close()
-    return NameIndex(names)
-
-
-def search(store: Queryable, index: NameIndex, words: str, limit: int = MAX_HITS) -> tuple[list[Listed], bool]:
-    """Resources whose label or alias, in any language, has words that start with `words`; best matches first.
-
-    Also whether more resources match than the `limit` returned.
-    """
-    hits = index.search(words, limit + 1)
-    named = labels(store, [h.iri for h in hits[:limit]])
-    return [Listed(h.iri, named[h.iri], h.name if h.name != named[h.iri] else "") for h in hits[:limit]], len(hits) > limit
-
-
-def near_matches(store: Queryable, index: NameIndex, slug: str, limit: int = 5) -> list[Listed]:
-    """Resources whose slug or English label is close to `slug`, for a helpful 404 page."""
-    picked = index.near(slug, limit)
-    named = labels(store, picked)
-    return [Listed(i, named[i]) for i in picked]
 
 
 @dataclass

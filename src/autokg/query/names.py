@@ -1,7 +1,8 @@
 """The names of the dataset's resources, indexed once when the dataset loads: /search and the near matches of an
 unknown /id/ read this index instead of scanning every label on each request.
 
-Names are compared in a normal form: case-folded, each run of letters and digits a word, words joined by one
+The same index serves /reconcile (query/matching.py scores its names by trigrams). Names are compared in one
+normal form: NFKC (so full-width letters are letters), case-folded, each run of letters and digits a word, words joined by one
 space. A word starts at the first letter or digit of a run, and at every CJK character, since Chinese and
 Japanese names have no spaces. A search finds the names in which the words typed start a word; every word
 start of every name is one entry of a sorted list, so a search is two bisections and a walk over at most
@@ -12,8 +13,9 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -37,10 +39,20 @@ def normal(text: str) -> str:
 
     >>> normal("  Agence France-Presse ")
     'agence france presse'
-    >>> normal("智己汽车 (IM)")
-    '智己汽车 im'
+    >>> normal("智己汽车 (IM)"), normal("ＳＡＩＣ  Motor Corp., Ltd.")
+    ('智己汽车 im', 'saic motor corp ltd')
     """
-    return " ".join(WORD.findall(text.casefold()))
+    return " ".join(WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
+
+
+def trigrams(key: str) -> frozenset[str]:
+    """The character trigrams of a normal form, padded so that short names and word starts count.
+
+    >>> sorted(trigrams("mg"))
+    ['  m', ' mg', 'mg ']
+    """
+    padded = f"  {key} "
+    return frozenset(padded[i:i + 3] for i in range(len(padded) - 2))
 
 
 def word_starts(key: str) -> list[int]:
@@ -107,7 +119,7 @@ class NameIndex:
 
     def __init__(self, names: Iterable[tuple[str, str, bool]]) -> None:
         """Index (IRI, name, whether it is the resource's English label) triples."""
-        self.iris: list[str] = []  # the IRI of each name, one string per IRI
+        self.iris: list[str] = []  # the IRI of each name, sorted, one string per IRI
         self.names: list[str] = []
         self.keys: list[str] = []  # the names' normal forms
         self.english = bytearray()  # 1 for a name that is its resource's English label
@@ -115,7 +127,8 @@ class NameIndex:
         wholes: list[tuple[int, int]] = []
         inner: list[tuple[int, int]] = []
         slugs: list[tuple[int, int]] = []
-        for number, (iri, name, english) in enumerate(names):
+        # by IRI (a stable sort: each IRI's names keep their order), so that one IRI's names are a run of self.iris
+        for number, (iri, name, english) in enumerate(sorted(names, key=lambda row: row[0])):
             if iri not in seen:
                 seen[iri] = iri
                 slugs += [(number, start) for start in (iri.rfind("/") + 1,) if start <= 0xFFFF]
@@ -133,6 +146,27 @@ class NameIndex:
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def names_of(self, iri: str) -> dict[str, str]:
+        """The names of one resource: normal form -> the name as first written, in the order they were indexed.
+
+        >>> index = NameIndex([("r:a", "SAIC Motor", True), ("r:ab", "AB", True), ("r:a", "saic  motor", False)])
+        >>> index.names_of("r:a"), index.names_of("r:"), index.english_label("r:ab")
+        ({'saic motor': 'SAIC Motor'}, {}, 'AB')
+        """
+        found: dict[str, str] = {}
+        for number in self.numbers(iri):
+            found.setdefault(self.keys[number], self.names[number])
+        return found
+
+    def english_label(self, iri: str) -> str:
+        """The resource's English label, or "" when it has none."""
+        return next((self.names[n] for n in self.numbers(iri) if self.english[n]), "")
+
+    def numbers(self, iri: str) -> range:
+        """The numbers of one resource's names: a run, since names are numbered in the order of their IRIs."""
+        start = bisect_left(self.iris, iri)
+        return range(start, bisect_right(self.iris, iri, lo=start))
 
     def search(self, words: str, limit: int = MAX_HITS) -> list[Hit]:
         """Resources with a name whose words start with `words`: whole names first, then names that start so, then the rest.

@@ -7,18 +7,15 @@ import textwrap
 
 import pyoxigraph as ox
 
-from autokg.config import PREFIXES
+from autokg.config import PREFIXES, compact
 from autokg.errors import AutokgError
+from autokg.rdf.formats import BY_NAME, FORMATS
 from autokg.stores.backend import RemoteStore
 from autokg.stores.embedded import ProcessLocalStore
 
-TABULAR_FORMATS = {
-    "csv": ox.QueryResultsFormat.CSV,
-    "tsv": ox.QueryResultsFormat.TSV,
-    "json": ox.QueryResultsFormat.JSON,
-    "xml": ox.QueryResultsFormat.XML,
-}
-GRAPH_FORMATS = {"turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPLES}
+#: output name -> Oxigraph format, for SELECT/ASK results and for CONSTRUCT/DESCRIBE results
+TABULAR_FORMATS = {f.name: f.oxigraph for f in FORMATS if f.kind == "results" and f.offered}
+GRAPH_FORMATS = {f.name: f.oxigraph for f in FORMATS if f.kind == "graph" and f.offered}
 OUTPUT_FORMATS = ("table", *TABULAR_FORMATS, *GRAPH_FORMATS)
 
 #: what queries run on: the embedded store, or a remote endpoint standing in for it
@@ -53,7 +50,8 @@ def execute_remote(endpoint: str, text: str, timeout: float = 60.0) -> Results:
 
 
 def render(results: Results, fmt: str) -> bytes:
-    """Serialize results, ending with a newline: table, csv, tsv, json or xml for SELECT/ASK; turtle or ntriples for CONSTRUCT/DESCRIBE.
+    """Serialize results, ending with a newline: table or a results format for SELECT/ASK; table or an RDF syntax
+    (rdf.formats) for CONSTRUCT/DESCRIBE.
 
     Results are evaluated here, so this raises AutokgError when a SERVICE endpoint the query calls cannot be reached.
     """
@@ -62,10 +60,10 @@ def render(results: Results, fmt: str) -> bytes:
             body = render_table(results).encode("utf-8")
         elif isinstance(results, (ox.QueryTriples, list)):
             if fmt not in GRAPH_FORMATS:
-                raise AutokgError(f"A CONSTRUCT or DESCRIBE result cannot be written as '{fmt}': use turtle, ntriples or table")
-            body = ox.serialize(results, format=GRAPH_FORMATS[fmt], prefixes=PREFIXES)
+                raise AutokgError(f"A CONSTRUCT or DESCRIBE result cannot be written as '{fmt}': use {', '.join(GRAPH_FORMATS)} or table")
+            body = ox.serialize(results, format=GRAPH_FORMATS[fmt], prefixes=PREFIXES if BY_NAME[fmt].prefixed else None)
         elif fmt not in TABULAR_FORMATS:
-            raise AutokgError(f"A SELECT or ASK result cannot be written as '{fmt}': use table, csv, tsv, json or xml")
+            raise AutokgError(f"A SELECT or ASK result cannot be written as '{fmt}': use table, {', '.join(TABULAR_FORMATS)}")
         else:
             body = results.serialize(format=TABULAR_FORMATS[fmt])
     except OSError as error:  # pyoxigraph makes SERVICE calls while the results are read, and words failures so
@@ -78,10 +76,8 @@ def short(term: object) -> str:
     if term is None:
         return ""
     if isinstance(term, ox.NamedNode):
-        for prefix, namespace in PREFIXES.items():
-            if term.value.startswith(namespace):
-                return f"{prefix}:{term.value[len(namespace):]}"
-        return term.value
+        compacted = compact(term.value)
+        return f"{compacted[0]}:{compacted[1]}" if compacted else term.value
     if isinstance(term, ox.Literal):
         return term.value
     return str(term)

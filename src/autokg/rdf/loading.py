@@ -27,29 +27,14 @@ from rdflib.plugins.parsers.notation3 import BadSyntax
 
 from autokg.config import ProjectFiles
 from autokg.errors import UnreadableInputError
+from autokg.rdf.formats import BY_NAME, FORMATS, by_suffix
 
 #: file suffix -> rdflib parser name
-FORMATS_BY_SUFFIX = {
-    ".ttl": "turtle",
-    ".turtle": "turtle",
-    ".nt": "nt",
-    ".n3": "n3",
-    ".nq": "nquads",
-    ".trig": "trig",
-    ".rdf": "xml",
-    ".owl": "xml",
-    ".xml": "xml",
-    ".jsonld": "json-ld",
-    ".json": "json-ld",
-}
-QUAD_FORMATS = {"nquads", "trig"}
+FORMATS_BY_SUFFIX = {suffix: f.rdflib for suffix, f in sorted(by_suffix().items()) if f.rdflib}
+QUAD_FORMATS = {f.rdflib for f in FORMATS if f.quads}
 #: formats read by Oxigraph's streaming parsers: strict, with line numbers, never fetching anything. Turtle
 #: and TriG stay with rdflib, which keeps prefixes and the case of language tags for `autokg fmt`
-OXIGRAPH_FORMATS = {
-    "nt": ox.RdfFormat.N_TRIPLES,
-    "nquads": ox.RdfFormat.N_QUADS,
-    "json-ld": ox.RdfFormat.JSON_LD,
-}
+OXIGRAPH_FORMATS = {f.rdflib: f.oxigraph for f in (BY_NAME["ntriples"], BY_NAME["nquads"], BY_NAME["jsonld"])}
 #: the largest input file read, in bytes (the CLI's --max-file-size changes it)
 MAX_INPUT_BYTES = 512 * 1024 * 1024
 #: the deepest element nesting read from RDF/XML (rdflib's parser recurses, Oxigraph's slows to a crawl)

@@ -1,17 +1,20 @@
-"""The JSON API: the competency-query catalogue, canned queries, health and the VoID description."""
+"""The JSON API: the competency-query catalogue, canned queries, health, the VoID and DCAT descriptions and the\nrelease's files."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Blueprint, Response, current_app, jsonify, make_response, request
+from flask import Blueprint, Response, current_app, jsonify, make_response, request, send_file
 
+from autokg.build.release import MEDIA_TYPES
 from autokg.errors import AutokgError, BadRequest, NotFound
 from autokg.query.catalog import bind_parameters, load_catalog, with_parameters
 from autokg.stores.backend import BackendError, RemoteStore
 from autokg.web.answers import answer
+from autokg.web.caching import MAX_AGE
 from autokg.web.failures import error_response
 from autokg.web.negotiation import FORMAT_PARAMETERS
 
@@ -102,3 +105,31 @@ def dcat() -> Response:
     """The DCAT description written by `autokg build`: the release's files with media types and checksums."""
     path = current_app.extensions["autokg.files"].root / "dist" / "dcat.ttl"
     return Response(path.read_bytes(), content_type="text/turtle; charset=utf-8")
+
+
+def released() -> dict[str, str]:
+    """The release's files under dist/, as its SHA256SUMS lists them: name -> SHA-256 (read on each request, so
+    that a new build in place is served with its own sums)."""
+    sums = current_app.extensions["autokg.files"].dist / "SHA256SUMS"
+    if not sums.is_file():
+        return {}
+    pairs = (line.split("  ", 1) for line in sums.read_text(encoding="utf-8").splitlines() if "  " in line)
+    return {name: digest for digest, name in pairs}
+
+
+@bp.get("/dist/<path:name>")
+def download(name: str) -> Response:
+    """A file of the release (the dumps, the tables, VoID, DCAT, SHA256SUMS), with its SHA-256 as a strong ETag;
+    404 for any name SHA256SUMS does not list."""
+    listed = released()
+    dist = current_app.extensions["autokg.files"].dist
+    digest = listed.get(name) if name != "SHA256SUMS" else hashlib.sha256((dist / name).read_bytes()).hexdigest()
+    path = dist / name
+    if digest is None or path.is_symlink() or not path.is_file():
+        return Response(f"404 No file '{name}' in this release: /dist/SHA256SUMS lists them\n", 404,
+                        content_type="text/plain; charset=utf-8")
+    suffix = path.suffix if path.name != "SHA256SUMS" else ".txt"
+    media_type = MEDIA_TYPES.get(suffix, "text/plain" if suffix == ".txt" else "application/octet-stream")
+    response = send_file(path, mimetype=media_type, etag=digest, conditional=True, max_age=MAX_AGE)
+    response.cache_control.must_revalidate = True
+    return response

@@ -11,11 +11,12 @@ from werkzeug.exceptions import HTTPException
 from autokg.config import project_files
 from autokg.engine.executor import LONG_REQUESTS_BUSY, MIB, Allowance, Gate, default_query_memory
 from autokg.errors import AutokgError, Busy
-from autokg.query import entities
+from autokg.query.matching import name_index
 from autokg.settings import resolve
 from autokg.web import api, pages, reconciliation, sparql
 from autokg.web.access import CORS_HEADERS, AccessLog, preflight_headers, wsgi_response
 from autokg.web.bodies import BoundedBodies
+from autokg.web.caching import ConditionalGets
 from autokg.web.dataset import backend_dataset, load_served_dataset
 from autokg.web.failures import error_outcome, error_response
 from autokg.web.security import secure
@@ -43,7 +44,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     else:
         app.extensions["autokg"] = load_served_dataset(files, slots, str(app.config["STORE"]),
                                                        str(app.config["DATASET"]), limits)
-    app.extensions["autokg.names"] = entities.name_index(app.extensions["autokg"].store)
+    app.extensions["autokg.names"] = name_index(app.extensions["autokg"].store)
     app.register_blueprint(sparql.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
@@ -55,10 +56,18 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
         app.register_error_handler(kind, error_response)
     executor = app.extensions["autokg"].executor
     gated = GatedRequests(sparql.FastGetPath(app, app.wsgi_app), executor.gate, executor.waiting)
-    # bodies are read before the gate, a few at a time
-    app.wsgi_app = BoundedBodies(gated, int(app.config["MAX_CONTENT_LENGTH"]), app.extensions["autokg.access"],  # type: ignore[method-assign]
+    # a 304 needs no place in the gate; bodies are read before either, a few at a time
+    conditional = ConditionalGets(app, gated, lambda name: canned_query(app, name))
+    app.wsgi_app = BoundedBodies(conditional, int(app.config["MAX_CONTENT_LENGTH"]), app.extensions["autokg.access"],  # type: ignore[method-assign]
                                  executor.waiting)
     return app
+
+
+def canned_query(app: Flask, name: str) -> str | None:
+    """The text of the catalogue's query `name`, or None when there is none."""
+    with app.app_context():
+        query = api.catalog().get(name)
+    return query.text if query else None
 
 
 def is_short(path: str) -> bool:

@@ -9,26 +9,16 @@ from flask import Response, current_app, request
 from rdflib import RDF, BNode, Graph, Literal, Namespace, URIRef
 
 from autokg.errors import BadRequest, NotAcceptable
+from autokg.rdf.formats import BY_MEDIA_TYPE, BY_NAME
 from autokg.web.failures import error_response
 from autokg.web.negotiation import GRAPH_TYPES, RESULT_TYPES, best_type
 from autokg.web.pages import query_page
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
-FORMATS = Namespace("http://www.w3.org/ns/formats/")
 VOID = Namespace("http://rdfs.org/ns/void#")
-#: media type -> W3C format IRI, for sd:resultFormat
-FORMAT_IRIS = {
-    "application/sparql-results+json": FORMATS.SPARQL_Results_JSON,
-    "application/sparql-results+xml": FORMATS.SPARQL_Results_XML,
-    "text/csv": FORMATS.SPARQL_Results_CSV,
-    "text/tab-separated-values": FORMATS.SPARQL_Results_TSV,
-    "text/turtle": FORMATS.Turtle,
-    "application/n-triples": FORMATS["N-Triples"],
-    "application/rdf+xml": FORMATS.RDF_XML,
-    "application/ld+json": FORMATS["JSON-LD"],
-    "application/n-quads": FORMATS["N-Quads"],
-}
-DESCRIPTION_TYPES = {"text/turtle": "turtle", "application/rdf+xml": "xml", "application/n-triples": "nt", "application/ld+json": "json-ld"}
+#: the syntaxes the description itself is offered in
+DESCRIPTION_FORMATS = [BY_NAME[name] for name in ("turtle", "rdfxml", "ntriples", "jsonld")]
+DESCRIPTION_TYPES = {f.media_type: f.rdflib for f in DESCRIPTION_FORMATS}
 
 
 def describe_service(endpoint: str, graphs: dict[str, str], triples: int) -> Graph:
@@ -43,7 +33,7 @@ def describe_service(endpoint: str, graphs: dict[str, str], triples: int) -> Gra
     graph.add((service, SD.feature, SD.UnionDefaultGraph))
     graph.add((service, SD.feature, SD.BasicFederatedQuery))
     for media_type in sorted(set(RESULT_TYPES.values()) | set(GRAPH_TYPES.values())):
-        graph.add((service, SD.resultFormat, FORMAT_IRIS[media_type]))
+        graph.add((service, SD.resultFormat, URIRef(BY_MEDIA_TYPE[media_type].iri)))
     dataset = URIRef(endpoint.rsplit("/", 1)[0] + "/void#dataset")
     graph.add((service, SD.defaultDataset, dataset))
     graph.add((dataset, RDF.type, SD.Dataset))
@@ -71,10 +61,9 @@ def service_description_response() -> Response:
     """The description in Turtle (default), RDF/XML, N-Triples or JSON-LD; an HTML page for browsers; 406 otherwise."""
     dataset = current_app.extensions["autokg"]
     endpoint = request.base_url
-    offered = {t: t for t in ("text/turtle", "application/rdf+xml", "application/n-triples", "application/ld+json", "text/html")}
+    offered = {t: t for t in (*DESCRIPTION_TYPES, "text/html")}
     format_name = request.args.get("format")
-    names = {"turtle": "text/turtle", "ttl": "text/turtle", "rdfxml": "application/rdf+xml", "xml": "application/rdf+xml",
-             "ntriples": "application/n-triples", "jsonld": "application/ld+json", "html": "text/html"}
+    names = {name: f.media_type for f in DESCRIPTION_FORMATS for name in (f.name, *f.names)} | {"html": "text/html"}
     if format_name:
         chosen = names.get(format_name)
         if chosen is None:

@@ -8,53 +8,15 @@ from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
 from autokg.errors import AutokgError
+from autokg.rdf.formats import format_names, offered_types
 
 #: offered media type -> the canonical type that is served, for SELECT and ASK answers (first is the default)
-RESULT_TYPES = {
-    "application/sparql-results+json": "application/sparql-results+json",
-    "application/sparql-results+xml": "application/sparql-results+xml",
-    "text/csv": "text/csv",
-    "text/tab-separated-values": "text/tab-separated-values",
-    "application/json": "application/sparql-results+json",
-    "application/xml": "application/sparql-results+xml",
-}
+RESULT_TYPES = offered_types("results")
 #: the same for CONSTRUCT and DESCRIBE answers
-GRAPH_TYPES = {
-    "text/turtle": "text/turtle",
-    "application/n-triples": "application/n-triples",
-    "application/rdf+xml": "application/rdf+xml",
-    "application/ld+json": "application/ld+json",
-    "application/n-quads": "application/n-quads",
-    "application/x-turtle": "text/turtle",
-    "application/turtle": "text/turtle",
-    # N3 is a superset of Turtle, so a Turtle answer is N3 too
-    "text/n3": "text/turtle",
-    "text/rdf+n3": "text/turtle",
-    "application/n3": "text/turtle",
-    "application/x-json+ld": "application/ld+json",
-    "text/plain": "application/n-triples",
-    "application/json": "application/ld+json",
-    "application/xml": "application/rdf+xml",
-}
+GRAPH_TYPES = offered_types("graph")
 #: short names of formats, as people type them and as clients send them (SPARQLWrapper's names, Virtuoso's and
 #: Fuseki's): name -> (result type, graph type)
-FORMAT_NAMES = {
-    "json": ("application/sparql-results+json", "application/ld+json"),
-    "xml": ("application/sparql-results+xml", "application/rdf+xml"),
-    "csv": ("text/csv", None),
-    "tsv": ("text/tab-separated-values", None),
-    "turtle": (None, "text/turtle"),
-    "ttl": (None, "text/turtle"),
-    "n3": (None, "text/turtle"),
-    "ntriples": (None, "application/n-triples"),
-    "nt": (None, "application/n-triples"),
-    "rdfxml": (None, "application/rdf+xml"),
-    "rdf+xml": (None, "application/rdf+xml"),
-    "rdf": (None, "application/rdf+xml"),
-    "jsonld": (None, "application/ld+json"),
-    "json-ld": (None, "application/ld+json"),
-    "nquads": (None, "application/n-quads"),
-}
+FORMAT_NAMES = format_names()
 #: the parameters that name the answer's format, which then wins over Accept: Virtuoso reads `format`, Fuseki
 #: `output` (and `results`); SPARQLWrapper sends all three, repeated when it adds the media type
 FORMAT_PARAMETERS = ("format", "output", "results")

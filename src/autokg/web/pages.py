@@ -15,12 +15,13 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from markupsafe import Markup, escape
 
 from autokg.build.release import published, schema_org_dataset
-from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, VOCAB_NS
-from autokg.engine.executor import GRAPH_FORMATS, PREFIXED_FORMATS, Outcome
+from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, VOCAB_NS, prologue
+from autokg.engine.executor import Outcome
 from autokg.errors import BadRequest, NotAcceptable, NotFound, RefusedQuery
-from autokg.query import entities
+from autokg.query import entities, matching
 from autokg.query.names import MAX_QUERY, NameIndex
 from autokg.query.running import Queryable, short
+from autokg.rdf.formats import BY_MEDIA_TYPE, names_of
 from autokg.stores.embedded import PART_GRAPHS
 from autokg.web.answers import run_checked
 from autokg.web.api import catalog, once_per_process
@@ -36,7 +37,7 @@ PAGE_TYPES = HTML_TYPES | GRAPH_TYPES
 #: format= values on resource paths
 RESOURCE_FORMATS = {"html": "text/html"} | {name: graph for name, (_, graph) in FORMAT_NAMES.items() if graph}
 #: downloads offered under a query's results
-DOWNLOADS = {"SELECT": ("json", "xml", "csv", "tsv"), "ASK": ("json", "xml"), "GRAPH": ("turtle", "ntriples", "rdfxml", "jsonld", "nquads")}
+DOWNLOADS = {"SELECT": names_of("results"), "ASK": ("json", "xml"), "GRAPH": names_of("graph")}
 
 
 def store() -> Queryable:
@@ -93,8 +94,8 @@ def not_acceptable() -> Response:
 
 def rdf_response(triples: list[ox.Triple], media_type: str) -> Response:
     """Triples in the chosen RDF syntax, sorted and serialized by Oxigraph."""
-    fmt = GRAPH_FORMATS[media_type]
-    body = ox.serialize(sorted(triples, key=str), format=fmt, prefixes=PREFIXES if fmt in PREFIXED_FORMATS else None)
+    fmt = BY_MEDIA_TYPE[media_type]
+    body = ox.serialize(sorted(triples, key=str), format=fmt.oxigraph, prefixes=PREFIXES if fmt.prefixed else None)
     response = Response(body, content_type=f"{media_type}; charset=utf-8")
     response.vary.add("Accept")
     return response
@@ -137,7 +138,7 @@ def search() -> Response:
     words = request.args.get("q", "")
     if len(words) > MAX_QUERY:
         return error_response(BadRequest(f"Parameter 'q': give at most {MAX_QUERY} characters to search for, not {len(words)}"))
-    hits, more = entities.search(store(), names(), words)
+    hits, more = matching.search(store(), names(), words)
     return html_response("search.html", words=words, hits=hits, more=more)
 
 
@@ -158,7 +159,7 @@ def resource(slug: str) -> Response:
     media_type, refusal = negotiate_resource(iri, slug)
     if refusal is not None:
         if refusal.status_code == 404 and media_type == "text/html":
-            return html_response("not_found.html", 404, iri=iri, near=entities.near_matches(store(), names(), slug))
+            return html_response("not_found.html", 404, iri=iri, near=matching.near_matches(store(), names(), slug))
         return refusal
     if media_type != "text/html":
         return rdf_response(entities.description(store(), iri), media_type)
@@ -254,7 +255,7 @@ def query_page() -> Response:
     if not text and example is not None:
         text = example.text
     elif not text:
-        text = "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in PREFIXES.items() if name in STARTER_PREFIXES) + STARTER
+        text = prologue(STARTER_PREFIXES) + STARTER
     ran = bool(request.args.get("query", "").strip())
     context: dict[str, object] = {"query": text, "examples": list(catalog().values()), "prefixes": PREFIXES, "ran": False}
     if ran:

@@ -1,24 +1,25 @@
 """The W3C Reconciliation Service API (version 0.2, the one OpenRefine speaks) at /reconcile.
 
 A sheet of company names is matched against autokg's entities by their English and Chinese names and aliases,
-and can pull in parents, owners, ventures and partners, each with the quote and source it rests on. The index
-of names is built once per process; every request is bounded (batch size, query length, ids, properties).
+and can pull in parents, owners, ventures and partners, each with the quote and source it rests on. The names
+are the server's one name index (query/names.py), scored by query/matching.py; the entities' types and links
+beside them are read once per process. Every request is bounded (batch size, query length, ids, properties).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import unicodedata
-from dataclasses import dataclass, field
 from html import escape
 
 from flask import Blueprint, Response, current_app, request
 
 from autokg.build.shortcuts import BACKED, RULES
-from autokg.config import ONTOLOGY_NS, RESOURCE_NS, WIKIDATA_ENTITY_NS
+from autokg.config import ONTOLOGY_NS, RESOURCE_NS
 from autokg.errors import BadRequest, NotFound, TooLarge
 from autokg.query.entities import select, text
+from autokg.query.matching import EXACT, TYPES, Entity, candidates, entities
+from autokg.query.names import normal
 from autokg.web.api import once_per_process
 
 bp = Blueprint("reconciliation", __name__, url_prefix="/reconcile")
@@ -30,10 +31,6 @@ MAX_LIMIT = 25
 MAX_IDS = 500
 MAX_PROPERTIES = 20
 DEFAULT_LIMIT = 5
-#: a candidate whose normalized name equals the query scores this; `match` needs it and no rival at it
-EXACT = 100.0
-#: the classes offered as types, most general first
-TYPES = ("Organization", "Company", "JointVenture", "GovernmentBody", "Brand", "Person", "Product", "Event", "Place", "Ranking")
 #: the relationships a sheet can pull in: property id -> (name, pattern from ?a to its value ?b through ?rel);
 #: the shortcut rules, so a value here is a value of the shortcut layer
 EXTENSIONS = {
@@ -47,28 +44,16 @@ SOURCE_SUFFIX = "-source"
 SLUG = re.compile(r"^[a-z0-9]+(?:--?[a-z0-9]+)*$")
 
 
-@dataclass
-class Candidate:
-    """An entity as the index holds it."""
+def type_list(entity: Entity) -> list[dict[str, str]]:
+    """Its types, most specific first, as reconciliation type objects."""
+    return [{"id": t, "name": type_name(t)} for t in reversed(TYPES) if t in entity.types]
 
-    id: str
-    name: str
-    types: set[str] = field(default_factory=set)
-    names: dict[str, str] = field(default_factory=dict)  # normalized -> as written
-    grams: dict[str, frozenset[str]] = field(default_factory=dict)  # normalized -> its trigrams
-    wikidata: set[str] = field(default_factory=set)
-    industries: set[str] = field(default_factory=set)
-    mentions: int = 0
 
-    def type_list(self) -> list[dict[str, str]]:
-        """Its types, most specific first, as reconciliation type objects."""
-        return [{"id": t, "name": type_name(t)} for t in reversed(TYPES) if t in self.types]
-
-    def description(self) -> str:
-        """A one-line description for disambiguation: kind, industries, Wikidata item."""
-        kind = next((type_name(t) for t in reversed(TYPES) if t in self.types), "")
-        parts = [kind] + sorted(self.industries) + [f"Wikidata {q}" for q in sorted(self.wikidata)]
-        return "; ".join(p for p in parts if p)
+def description(entity: Entity) -> str:
+    """A one-line description for disambiguation: kind, industries, Wikidata item."""
+    kind = next((type_name(t) for t in reversed(TYPES) if t in entity.types), "")
+    parts = [kind] + sorted(entity.industries) + [f"Wikidata {q}" for q in sorted(entity.wikidata)]
+    return "; ".join(p for p in parts if p)
 
 
 def type_name(local: str) -> str:
@@ -76,88 +61,10 @@ def type_name(local: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r" \1", local).lower()
 
 
-def normalize(name: str) -> str:
-    """A name as compared: NFKC, case-folded, punctuation to spaces, spaces collapsed.
-
-    >>> normalize("SAIC Motor Corp., Ltd."), normalize("ＳＡＩＣ  motor")
-    ('saic motor corp ltd', 'saic motor')
-    """
-    folded = unicodedata.normalize("NFKC", name).casefold()
-    return " ".join(re.sub(r"[^\w]+", " ", folded).split())
-
-
-def build_index() -> dict[str, Candidate]:
-    """Every entity with its names (English, Chinese, aliases), types, industries and Wikidata items."""
-    store = current_app.extensions["autokg"].store
-    index: dict[str, Candidate] = {}
-    rows = select(store, """
-SELECT ?e ?type ?name ?kind ?wd ?industry (COUNT(DISTINCT ?source) AS ?mentions) WHERE {
-  ?e a ?class . ?class rdfs:subClassOf* ?type .
-  FILTER (?type IN (akg:Organization, akg:Company, akg:JointVenture, akg:GovernmentBody, akg:Brand, akg:Person,
-                    akg:Product, akg:Event, akg:Place, akg:Ranking))
-  { ?e rdfs:label ?name BIND ("label" AS ?kind) } UNION { ?e skos:altLabel ?name BIND ("alias" AS ?kind) }
-  OPTIONAL { ?e skos:exactMatch ?wd FILTER (STRSTARTS(STR(?wd), "http://www.wikidata.org/entity/")) }
-  OPTIONAL { ?e akg:industry/skos:prefLabel ?industry FILTER (lang(?industry) = "en") }
-  OPTIONAL { ?e akg:mentionedIn ?source }
-} GROUP BY ?e ?type ?name ?kind ?wd ?industry""")
-    for row in rows:
-        iri = text(row, "e")
-        if not iri.startswith(RESOURCE_NS):
-            continue
-        entity = index.setdefault(iri[len(RESOURCE_NS):], Candidate(iri[len(RESOURCE_NS):], ""))
-        entity.types.add(text(row, "type")[len(ONTOLOGY_NS):])
-        name = row["name"]
-        entity.names.setdefault(normalize(name.value), name.value)
-        if text(row, "kind") == "label" and getattr(name, "language", "") == "en":
-            entity.name = name.value
-        if text(row, "wd"):
-            entity.wikidata.add(text(row, "wd")[len(WIKIDATA_ENTITY_NS):])
-        if text(row, "industry"):
-            entity.industries.add(text(row, "industry"))
-        entity.mentions = max(entity.mentions, int(row["mentions"].value) if "mentions" in row else 0)
-    for entity in index.values():
-        entity.name = entity.name or next(iter(entity.names.values()), entity.id)
-        entity.grams = {name: trigrams(name) for name in entity.names}
-    return index
-
-
-def index() -> dict[str, Candidate]:
-    """The index of this process, built on first use."""
-    return once_per_process("autokg.reconciliation", build_index)
-
-
-def trigrams(name: str) -> frozenset[str]:
-    """The character trigrams of a normalized name, padded so that short names and word starts count.
-
-    >>> sorted(trigrams("mg"))
-    ['  m', ' mg', 'mg ']
-    """
-    padded = f"  {name} "
-    return frozenset(padded[i:i + 3] for i in range(len(padded) - 2))
-
-
-def score(wanted: str, grams: frozenset[str], entity: Candidate) -> float:
-    """100 for a name equal to the normalized query `wanted`; else 99 times the best trigram similarity (Dice).
-
-    The query's trigrams `grams` are computed once per query, so a query costs time linear in its length for
-    each name: a batch of 100 queries of 300 characters answers in milliseconds, where an edit-distance ratio
-    took seconds.
-
-    >>> saic = Candidate("saic-motor", "SAIC Motor", names={"saic motor": "SAIC Motor"}, grams={"saic motor": trigrams("saic motor")})
-    >>> score("saic motor", trigrams("saic motor"), saic), score("saic motors", trigrams("saic motors"), saic)
-    (100.0, 86.1)
-    """
-    if not wanted:
-        return 0.0
-    if wanted in entity.names:
-        return EXACT
-    best = 0.0
-    for name, name_grams in entity.grams.items():
-        similarity = 2 * len(grams & name_grams) / (len(grams) + len(name_grams))
-        if name.startswith(wanted) or wanted.startswith(name):
-            similarity = max(similarity, 0.8)
-        best = max(best, similarity * 99)
-    return round(best, 1)
+def index() -> dict[str, Entity]:
+    """The entities of this process, read on first use, their names from the server's name index."""
+    return once_per_process("autokg.reconciliation",
+                            lambda: entities(current_app.extensions["autokg"].store, current_app.extensions["autokg.names"]))
 
 
 def reconcile(query: dict) -> dict:
@@ -177,21 +84,12 @@ def reconcile(query: dict) -> dict:
         raise BadRequest("'type' must be a type id or a list of them")
     wikidata = {str(p.get("v", "")).strip() for p in query.get("properties", []) or []
                 if isinstance(p, dict) and p.get("pid") == "wikidata"}
-    wanted = normalize(words)
-    grams = trigrams(wanted)
-    found = []
-    for entity in index().values():
-        if wanted_types and not entity.types & set(wanted_types):
-            continue
-        value = EXACT if wikidata & entity.wikidata else score(wanted, grams, entity)
-        if value >= 40:
-            found.append((value, entity))
-    found.sort(key=lambda pair: (-pair[0], -pair[1].mentions, pair[1].id))
+    found = candidates(index(), words, wanted_types, wikidata)
     exact = [e for v, e in found if v == EXACT]
     results = []
     for value, entity in found[: min(limit, MAX_LIMIT)]:
-        results.append({"id": entity.id, "name": entity.name, "type": entity.type_list(), "score": value,
-                        "match": value == EXACT and len(exact) == 1, "description": entity.description()})
+        results.append({"id": entity.id, "name": entity.name, "type": type_list(entity), "score": value,
+                        "match": value == EXACT and len(exact) == 1, "description": description(entity)})
     return {"result": results}
 
 
@@ -339,7 +237,7 @@ def prefix_parameter() -> str:
     prefix = request.args.get("prefix", "")
     if len(prefix) > MAX_QUERY_CHARS:
         raise BadRequest(f"'prefix' is at most {MAX_QUERY_CHARS} characters")
-    return normalize(prefix)
+    return normal(prefix)
 
 
 @bp.get("/suggest/entity")
@@ -352,7 +250,7 @@ def suggest_entity() -> Response:
         if prefix and any(n.startswith(prefix) or f" {prefix}" in f" {n}" for n in names):
             hits.append(entity)
     hits.sort(key=lambda e: (not any(n.startswith(prefix) for n in e.names), -e.mentions, e.name))
-    return json_response({"result": [{"id": e.id, "name": e.name, "description": e.description()} for e in hits[:MAX_LIMIT]]})
+    return json_response({"result": [{"id": e.id, "name": e.name, "description": description(e)} for e in hits[:MAX_LIMIT]]})
 
 
 @bp.get("/suggest/type")
@@ -360,7 +258,7 @@ def suggest_type() -> Response:
     """The types whose name starts with the prefix."""
     prefix = prefix_parameter()
     return json_response({"result": [{"id": t, "name": type_name(t)} for t in TYPES
-                                     if normalize(type_name(t)).startswith(prefix) or normalize(t).startswith(prefix)]})
+                                     if normal(type_name(t)).startswith(prefix) or normal(t).startswith(prefix)]})
 
 
 @bp.get("/suggest/property")
@@ -368,7 +266,7 @@ def suggest_property() -> Response:
     """The extension properties whose id or name starts with the prefix."""
     prefix = prefix_parameter()
     return json_response({"result": [{"id": pid, "name": property_meta(pid)["name"]} for pid in proposed_ids()
-                                     if pid.startswith(prefix) or normalize(property_meta(pid)["name"]).startswith(prefix)]})
+                                     if pid.startswith(prefix) or normal(property_meta(pid)["name"]).startswith(prefix)]})
 
 
 @bp.get("/preview")
@@ -381,7 +279,7 @@ def preview() -> Response:
     body = (f'<!doctype html><html lang="en"><meta charset="utf-8"><title>{escape(entity.name)}</title>'
             f'<body style="font: 14px sans-serif; margin: 6px"><strong><a href="{escape(entity_url(entity.id))}" '
             f'target="_blank">{escape(entity.name)}</a></strong>'
-            f'<p style="margin: 4px 0">{escape(entity.description())}</p>'
+            f'<p style="margin: 4px 0">{escape(description(entity))}</p>'
             + (f'<p style="margin: 4px 0">Also: {escape(", ".join(others))}</p>' if others else "")
             + "</body></html>")
     response = Response(body, content_type="text/html; charset=utf-8")

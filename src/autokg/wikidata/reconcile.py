@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 
 import pyoxigraph as ox
 
-from autokg.config import WIKIDATA_ENTITY_NS
+from autokg.config import PREFIXES, WIKIDATA_ENTITY_NS
 from autokg.query.entities import labels, select, text
 from autokg.query.running import text_table
 from autokg.stores.remote import batches, select_remote, values_block
@@ -21,6 +21,7 @@ DIFF_PROPERTIES = {
     "P1951": "investor", "P2652": "partnership with", "P571": "inception",
 }
 SINGLE_VALUED = {"P749", "P571"}
+LABEL = PREFIXES["rdfs"] + "label"
 VERDICTS = ("agree", "missing in Wikidata", "missing in autokg", "conflict")
 
 
@@ -174,8 +175,8 @@ def link_candidates(entities: list[Unlinked], endpoint: str, timeout: float = 60
     found: list[Candidate] = []
     for batch in batches(sorted(wanted), 40):
         query = ("SELECT ?label ?item ?itemLabel ?description WHERE { VALUES ?label { " + " ".join(batch) + " } "
-                 "?item <http://www.w3.org/2000/01/rdf-schema#label>|<http://www.w3.org/2004/02/skos/core#altLabel> ?label . "
-                 "OPTIONAL { ?item <http://www.w3.org/2000/01/rdf-schema#label> ?itemLabel . FILTER (lang(?itemLabel) = 'en') } "
+                 f"?item <{LABEL}>|<{PREFIXES['skos']}altLabel> ?label . "
+                 f"OPTIONAL {{ ?item <{LABEL}> ?itemLabel . FILTER (lang(?itemLabel) = 'en') }} "
                  "OPTIONAL { ?item <http://schema.org/description> ?description . FILTER (lang(?description) = 'en') } }")
         for row in select_remote(endpoint, query, timeout=timeout):
             key = json.dumps(row["label"]["value"], ensure_ascii=False) + "@" + row["label"].get("xml:lang", "").lower()
