@@ -23,7 +23,8 @@ from autokg.settings import SETTINGS, add_flags, flag_values, resolve, settings_
 from autokg.stores.embedded import current_store, open_store
 from autokg.stores.push import UPDATE_PATHS, parse_auth, part_files, push, query_endpoint_for, sibling_endpoint
 from autokg.stores.remote import WIKIDATA_ENDPOINT
-from autokg.validate.validation import REPORT_FORMATS, validate_files, validate_project
+from autokg.validate.report import REPORT_FORMATS
+from autokg.validate.validation import validate_files, validate_project
 from autokg.wikidata.export import WIKIBASE_PREFIXES, LeftOut, exportable_facts, quickstatements, wikibase_rdf
 from autokg.wikidata.reconcile import Candidate, diff, link_candidates, missing_statements, render_differences, unlinked_entities
 

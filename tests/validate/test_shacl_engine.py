@@ -1,5 +1,6 @@
-"""autokg's speed-ups of pyshacl (autokg.shacl_engine) change nothing that pyshacl finds: every example under
-tests/validate/shapes/ and the project's data give identical findings with and without them."""
+"""autokg's speed-ups of pyshacl (autokg.validate.engine) change nothing that pyshacl finds: every example under
+tests/validate/shapes/ and the project's data give identical findings with and without them, with every
+SPARQL-based constraint that autokg.validate.whole_graph finds exact run over the whole graph."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from autokg.rdf.loading import read_quads
+from autokg.validate import engine
 from autokg.validate.validation import CountCachingGraph, oxigraph_graph, validate_graph
 from support.paths import TESTS
 
@@ -22,6 +24,12 @@ def findings(paths: list[Path], project, fast: bool) -> list[tuple]:
         graph.load(read_quads(path))
     report = validate_graph(graph, project, fast=fast)
     return sorted((f.focus, f.severity, f.shape, f.component, f.path, f.value, f.message) for f in report.findings)
+
+
+@pytest.fixture(autouse=True)
+def whole_graph_always(monkeypatch):
+    """Each SPARQL-based constraint runs over the whole graph from its first focus node, where it is exact."""
+    monkeypatch.setattr(engine, "PER_NODE_QUERIES", 0)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: f"{p.parent.name}/{p.stem}")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rdflib import Graph, Literal, URIRef
 
-from autokg.validate.validation import REPORT_FORMATS
+from autokg.validate.report import REPORT_FORMATS
 from support.paths import TESTS
 
 GOLDEN = TESTS / "golden"

@@ -20,7 +20,8 @@ from rdflib.term import Node
 
 from autokg.config import ONTOLOGY_NS, RESOURCE_NS, SHAPES_NS, VOCAB_NS, WIKIDATA_ENTITY_NS, ProjectFiles
 from autokg.errors import AutokgError
-from autokg.rdf.loading import open_input, to_rdflib
+from autokg.rdf.loading import to_rdflib
+from autokg.rdf.safety import open_input
 
 AKG = Namespace(ONTOLOGY_NS)
 SH_NS = "http://www.w3.org/ns/shacl#"
