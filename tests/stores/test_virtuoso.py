@@ -20,6 +20,8 @@ from support.servers import require_virtuoso
 
 import engines
 
+pytestmark = [pytest.mark.live, pytest.mark.slow]
+
 
 @pytest.fixture(scope="module")
 def virtuoso(tmp_path_factory, files):

@@ -23,6 +23,8 @@ from support.servers import require_virtuoso
 
 import engines
 
+pytestmark = [pytest.mark.live, pytest.mark.slow]
+
 LIMITS = {"TESTING": True, "TIMEOUT": 5.0, "MAX_ROWS": 2000, "MAX_CONTENT_LENGTH": 1024 * 1024}
 DATA = PART_GRAPHS["data"].value
 
