@@ -11,7 +11,6 @@ import pyoxigraph as ox
 import pytest
 from rdflib import Graph, Literal, URIRef
 
-from autokg.build.artefacts import build
 from autokg.config import project_files
 from autokg.query.catalog import bind_parameters, load_catalog, with_parameters
 from autokg.query.running import execute
@@ -35,8 +34,7 @@ EMPTY_OVER_DATA = {
 
 
 @pytest.fixture(scope="module")
-def store() -> ox.Store:
-    build(FILES)
+def store(built) -> ox.Store:
     return open_store(FILES)
 
 
