@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test validate build summary fmt check-fmt clean
+.PHONY: serve test test-fast validate build summary fmt check-fmt clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 2; }
@@ -19,8 +19,12 @@ serve: $(STAMP)
 	$(BIN)/autokg summary
 	$(BIN)/autokg serve
 
+# every test (CI runs this); test-fast leaves out the tests marked live (servers, engines) and slow (over ~5 s)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not live"
 
 validate: $(STAMP)
 	$(BIN)/autokg validate

@@ -12,7 +12,7 @@ from autokg.cli import main
 from autokg.config import ProjectFiles, project_files
 from autokg.rdf.loading import Project, load_project
 from support.paths import TESTS
-from support.servers import oxigraph_server, serving
+from support.servers import oxigraph_server, require_virtuoso, serving
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +32,14 @@ class Run:
     status: int
     out: str
     err: str
+
+
+@pytest.fixture(scope="session")
+def built(files):
+    """dist/ and the store built once for the session: a build validates the whole dataset, so modules share it."""
+    from autokg.build.artefacts import build
+
+    return build(files)
 
 
 @pytest.fixture(scope="session")
@@ -78,11 +86,18 @@ def wikidata_endpoint(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def autokg_on_oxigraph(tmp_path_factory, files):
-    """Oxigraph's server holding the built dataset, its default graph the union; yields its query URL."""
-    from autokg.build.artefacts import build
+def virtuoso_server(tmp_path_factory):
+    """One Virtuoso for the session (started by bench/engines.py on 127.0.0.1); each module clears it first."""
+    require_virtuoso()
+    import engines
 
-    build(files)
+    with engines.Virtuoso(tmp_path_factory.mktemp("virtuoso")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def autokg_on_oxigraph(tmp_path_factory, files, built):
+    """Oxigraph's server holding the built dataset, its default graph the union; yields its query URL."""
     url, process = oxigraph_server(files.root / "dist" / "autokg.nq", tmp_path_factory.mktemp("autokg-store"), "--union-default-graph")
     yield url
     process.terminate()

@@ -31,11 +31,6 @@ def copy(tmp_path: Path) -> ProjectFiles:
     return ProjectFiles(tmp_path)
 
 
-@pytest.fixture(scope="module")
-def built():
-    return build(project_files())
-
-
 def test_every_artefact_is_written(built):
     names = {p.name for p in built.files}
     for stem in PART_FILES.values():
@@ -96,6 +91,7 @@ def test_shape_holds_the_same_backing_query(project):
     assert unbacked_select().strip() in [s.strip() for s in selects]
 
 
+@pytest.mark.slow
 def test_store_is_reused_and_rebuilt_on_change(copy):
     first = build(copy)
     assert first.store_rebuilt and current_store(copy) == first.store

@@ -37,6 +37,7 @@ def root(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_add_article_then_check_quotes_validate_and_build(root, capsys):
     assert main(["--root", str(root), "add-article", str(root / "new.txt"), "--headline", "Example Cells and Ford sign battery pact",
                  "--published", "2026-12-01"]) == 0

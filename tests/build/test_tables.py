@@ -15,7 +15,6 @@ from rdflib import Graph, Namespace, URIRef
 from rdflib.namespace import DCTERMS, RDF
 
 from autokg import __version__
-from autokg.build.artefacts import build
 from autokg.config import project_files
 
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
@@ -25,8 +24,8 @@ FRICTIONLESS = shutil.which("frictionless") or str(Path(__import__("sys").execut
 
 
 @pytest.fixture(scope="module")
-def dist() -> Path:
-    return build(project_files()).dist
+def dist(built) -> Path:
+    return built.dist
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,8 @@ from rdflib.compare import isomorphic
 from support.clients import QUERIES, expected, server  # noqa: F401 (fixtures)
 from support.protocol import ASK, SELECT
 
+pytestmark = pytest.mark.live
+
 IGNORES_FORMAT = ("Oxigraph's server ignores format=, output= and results= and negotiates by Accept alone, and ")
 #: checks that fail for reasons of their own: (client, format, query form or method) -> (the servers, why)
 KNOWN_FAILURES: dict[tuple[str, str, str], tuple[tuple[str, ...], str]] = {

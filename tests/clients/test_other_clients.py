@@ -22,6 +22,8 @@ from support.clients import QUERIES, expected, server  # noqa: F401 (fixtures)
 from support.paths import TESTS
 from support.servers import required
 
+pytestmark = pytest.mark.live
+
 JAVA_DIR = Path("/usr/share/java")
 #: the jars ARQ needs from Debian's libapache-jena-java and its dependencies (one slf4j binding: the silent one)
 JENA_JARS = ("jena-arq", "jena-base", "jena-core", "jena-iri", "jena-cmds", "jena-shacl", "jena-shex", "jena-rdfconnection",

@@ -20,6 +20,8 @@ from support.clients import QUERIES, expected  # noqa: F401 (fixtures)
 from support.paths import TESTS
 from support.servers import oxigraph_server, required
 
+pytestmark = [pytest.mark.live, pytest.mark.slow]
+
 YASGUI = TESTS / "clients" / "node_modules" / "@zazuko" / "yasgui" / "build"
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><link rel="stylesheet" href="yasgui.min.css"><script src="yasgui.min.js"></script></head>

@@ -7,6 +7,7 @@ import doctest
 from pathlib import Path
 
 import pyoxigraph as ox
+import pytest
 import query_memory  # noqa: E402
 from rdflib import Graph
 
@@ -22,6 +23,7 @@ def test_generator_is_deterministic():
     assert gen.generate(3000, seed=7) != gen.generate(3000, seed=8)
 
 
+@pytest.mark.slow
 def test_generated_data_conforms(project):
     # 20,000 triples: hundreds of groups, each from the same template as at any size (see bench/gen.py)
     data = Graph().parse(data="\n".join(gen.generate(20_000, seed=3)), format="nt")

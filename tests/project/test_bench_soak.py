@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from autokg.config import project_files
 
 BENCH = project_files().root / "bench"
@@ -25,6 +27,8 @@ def rows(table: str) -> list[list[str]]:
             if line.startswith("|") and not line.startswith("|---")]
 
 
+@pytest.mark.live
+@pytest.mark.slow
 def test_a_short_soak_reports_every_client_and_attacker():
     # 4 s per phase on 3,000 triples, with the attacks made small (a short bomb, few idle connections): each
     # attacker still sends, and the run (server start and stop included) stays within about 25 s

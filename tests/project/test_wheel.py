@@ -20,6 +20,8 @@ from rdflib import Graph
 from support.paths import TESTS
 from support.servers import free_port
 
+pytestmark = pytest.mark.slow
+
 ROOT = TESTS.parent
 
 
@@ -81,6 +83,7 @@ def test_export_wikidata(installed, runner, tmp_path):
     assert (installed["cache"] / "0.1.0" / "dist" / "autokg.nq").is_file()
 
 
+@pytest.mark.live
 def test_serve(installed):
     port = free_port()
     process = subprocess.Popen([installed["autokg"], "serve", "--port", str(port), "--workers", "1"], cwd=installed["cwd"],

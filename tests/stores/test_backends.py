@@ -58,6 +58,7 @@ def embedded_app():
     return create_app(LIMITS)
 
 
+@pytest.mark.live
 def test_push_reports_every_part_and_its_count(pushed, files):
     result, query_url = pushed
     assert result.status == 0, result.err
@@ -80,6 +81,7 @@ def data_count(query_url: str) -> int:
     return graph_counts(RemoteStore(query_url))[PART_GRAPHS["data"].value]
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("staged", [False, True], ids=["direct-put", "staged-and-moved"])
 def test_a_refused_push_keeps_the_previous_version(oxigraph_rw, pushed, files, tmp_path, staged):
     store_url, query_url = oxigraph_rw
@@ -119,6 +121,7 @@ def cutting_proxy(upstream: int, cut_after: int) -> int:
     return listener.getsockname()[1]
 
 
+@pytest.mark.live
 def test_a_push_cut_off_midway_keeps_the_previous_version(oxigraph_rw, pushed, files, tmp_path):
     store_url, query_url = oxigraph_rw
     push(older_version(files, tmp_path, 100), store_url, query_url)
@@ -149,17 +152,20 @@ def bindings(response) -> Counter:
 OFFLINE = [q.name for q in load_catalog(ROOT / "queries").values() if not q.federated and q.form in ("SELECT", "ASK")]
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("name", OFFLINE)
 def test_canned_queries_answer_the_same_through_the_backend(name, backend_app, embedded_app):
     ours, theirs = canned_answers(embedded_app, backend_app, name, "application/sparql-results+json")
     assert bindings(theirs) == bindings(ours)
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("path", ["/", "/id/im-motors", "/id/saic-motor", "/ontology", "/search?q=%E6%99%BA%E5%B7%B1", "/id/no-such-thing"])
 def test_pages_are_the_same_through_the_backend(path, backend_app, embedded_app):
     assert_same_page(embedded_app, backend_app, path)
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("path,accept", [("/id/im-motors", "text/turtle"), ("/ontology", "application/n-triples"), ("/vocab/status", "text/turtle")])
 def test_rdf_descriptions_are_the_same_through_the_backend(path, accept, backend_app, embedded_app):
     from rdflib import Graph
@@ -172,6 +178,7 @@ def test_rdf_descriptions_are_the_same_through_the_backend(path, accept, backend
     assert isomorphic(Graph().parse(data=theirs.data, format=fmt), Graph().parse(data=ours.data, format=fmt))
 
 
+@pytest.mark.live
 def test_construct_and_formats_through_the_backend(backend_app):
     client = backend_app.test_client()
     query = "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH <https://w3id.org/autokg/graph/shortcuts> { ?s ?p ?o } }"
@@ -182,6 +189,7 @@ def test_construct_and_formats_through_the_backend(backend_app):
     assert response.status_code == 200 and len(response.data.decode().splitlines()) == 4
 
 
+@pytest.mark.live
 def test_dataset_parameters_are_forwarded(backend_app, embedded_app):
     query = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
     params = {"query": query, "default-graph-uri": PART_GRAPHS["shortcuts"].value}
@@ -191,6 +199,7 @@ def test_dataset_parameters_are_forwarded(backend_app, embedded_app):
     assert json.loads(theirs.data)["results"]["bindings"][0]["n"]["value"] == "48"
 
 
+@pytest.mark.live
 def test_guards_hold_before_anything_is_forwarded(backend_app):
     client = backend_app.test_client()
     canary = socket.socket()
@@ -214,6 +223,7 @@ def test_guards_hold_before_anything_is_forwarded(backend_app):
     assert "Oxigraph" in health["store"]
 
 
+@pytest.mark.live
 def test_a_slow_backend_query_is_stopped_and_answered_503(tmp_path, files):
     # its own server: Oxigraph keeps evaluating an abandoned query, so it is killed afterwards
     url, process = oxigraph_server(None, tmp_path / "slow", command="serve")
@@ -240,6 +250,7 @@ def test_an_unreachable_backend_is_a_clear_error():
         create_app({**LIMITS, "BACKEND": f"http://127.0.0.1:{port}/query"})
 
 
+@pytest.mark.live
 def test_a_backend_without_autokg_graphs_is_refused(tmp_path):
     url, process = oxigraph_server(None, tmp_path / "empty", command="serve")
     try:
@@ -250,6 +261,7 @@ def test_a_backend_without_autokg_graphs_is_refused(tmp_path):
         process.wait(timeout=10)
 
 
+@pytest.mark.live
 def test_autokg_serve_backend_end_to_end(pushed):
     from SPARQLWrapper import JSON, SPARQLWrapper
 
@@ -263,6 +275,7 @@ def test_autokg_serve_backend_end_to_end(pushed):
             assert json.loads(response.read())["store"].startswith(f"SPARQL backend {pushed[1]}")
 
 
+@pytest.mark.live
 def test_further_backend_graphs_join_the_default_graph(oxigraph_rw, pushed):
     from autokg.stores.remote import http_request
 
@@ -285,11 +298,13 @@ def test_further_backend_graphs_join_the_default_graph(oxigraph_rw, pushed):
 
 # --- `autokg query --endpoint` on the store that push filled: its default graph is not the union of the parts ---
 
+@pytest.mark.live
 @pytest.mark.parametrize("name,examples", CASES, ids=[f"{n}{'-examples' if e else ''}" for n, e in CASES])
 def test_query_endpoint_after_a_push_gives_the_embedded_answer(runner, pushed, name, examples):
     assert_query_endpoint_agrees(runner, name, examples, pushed[1])
 
 
+@pytest.mark.live
 def test_the_pushed_store_default_graph_is_not_the_union(pushed):
     # why query --endpoint names the part graphs: without them, this store answers from its empty default graph
     from autokg.stores.remote import http_request

@@ -49,6 +49,7 @@ def test_an_unreachable_endpoint_is_one_line_and_exit_2(runner, closed, command)
     assert len(errors) == 1 and "cannot reach" in errors[0] and closed in errors[0], result.err
 
 
+@pytest.mark.live
 def test_serve_with_an_unreachable_backend_is_one_line_and_exit_2(closed):
     # a process of its own: serve() takes over standard error (faulthandler) and signals
     result = subprocess.run([sys.executable, "-m", "autokg.cli", "serve", "--backend", closed + "/sparql", "--port", str(free_port())],

@@ -16,21 +16,16 @@ from autokg.query.running import execute
 from autokg.stores.backend import connect_backend
 from autokg.stores.embedded import open_store
 from support.agreement import CASES, CATALOG, as_graph, query_text, solutions
-from support.servers import require_virtuoso
 
-import engines
+pytestmark = [pytest.mark.live, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def virtuoso(tmp_path_factory, files):
-    """Virtuoso holding the built dataset's three graphs, as a backend store of autokg's."""
-    require_virtuoso()
-    from autokg.build.artefacts import build
-
-    build(files)
-    with engines.Virtuoso(tmp_path_factory.mktemp("virtuoso")) as server:
-        server.bulk_load(files.root / "dist" / "autokg.nq")
-        yield connect_backend(server.sparql_url, timeout=60.0, max_bytes=256 * 1024 * 1024)
+def virtuoso(virtuoso_server, built, files):
+    """Virtuoso holding the built dataset's three graphs (and nothing else), as a backend store of autokg's."""
+    virtuoso_server.clear()
+    virtuoso_server.bulk_load(files.root / "dist" / "autokg.nq")
+    return connect_backend(virtuoso_server.sparql_url, timeout=60.0, max_bytes=256 * 1024 * 1024)
 
 
 @pytest.fixture(scope="module")

@@ -19,23 +19,18 @@ from autokg.stores.embedded import PART_GRAPHS
 from autokg.stores.push import part_files, push
 from autokg.web.app import create_app
 from support.agreement import CASES, CATALOG, OFFLINE, assert_query_endpoint_agrees, assert_same_page, canned_answers, solutions
-from support.servers import require_virtuoso
 
-import engines
+pytestmark = [pytest.mark.live, pytest.mark.slow]
 
 LIMITS = {"TESTING": True, "TIMEOUT": 5.0, "MAX_ROWS": 2000, "MAX_CONTENT_LENGTH": 1024 * 1024}
 DATA = PART_GRAPHS["data"].value
 
 
 @pytest.fixture(scope="module")
-def virtuoso(tmp_path_factory, files):
-    """An empty Virtuoso."""
-    require_virtuoso()
-    from autokg.build.artefacts import build
-
-    build(files)
-    with engines.Virtuoso(tmp_path_factory.mktemp("virtuoso-backend")) as server:
-        yield server
+def virtuoso(virtuoso_server, built):
+    """An empty Virtuoso: the session's, cleared."""
+    virtuoso_server.clear()
+    return virtuoso_server
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,8 @@ SERVERS = ["autokg", "oxigraph"]
 
 
 @pytest.fixture(scope="module")
-def expected(files):
+def expected(files, built):
     """The embedded store's answers: the SELECT's IRIs, the ASK's boolean, the graphs."""
-    from autokg.build.artefacts import build
-
-    build(files)
     store = open_store(files)
     graphs = {}
     for name, query in (("CONSTRUCT", CONSTRUCT), ("DESCRIBE", DESCRIBE)):

@@ -69,6 +69,7 @@ def test_literal_partner_is_named_as_such(runner, tmp_path):
     assert 'value "SAIC Motor"' in run.out and "not a text" in run.out
 
 
+@pytest.mark.slow
 def test_data_cannot_redefine_the_ontology(runner, tmp_path):
     person = contribution(tmp_path, PERSON_AS_PARTNER, "akg:partner akr:apple , akr:daniel-zhang ;")
     status, found = findings(runner, person)

@@ -6,7 +6,11 @@ tests are skipped, unless AUTOKG_REQUIRE_BROWSER=1 (set by .ci/run), which turns
 
 from __future__ import annotations
 
+import pytest
+
 from support.browser import SHOTS, browser, wait_for  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.live
 
 
 def shot(driver, name: str) -> None:

@@ -13,6 +13,8 @@ import pytest
 
 from support.browser import browser, wait_for  # noqa: F401 (fixtures)
 
+pytestmark = pytest.mark.live
+
 #: records every violation of the policy the page reports, from before its first script runs
 WATCH = ("window.violations = [];"
          "document.addEventListener('securitypolicyviolation', e => window.violations.push(e.violatedDirective + ' ' + e.blockedURI));")

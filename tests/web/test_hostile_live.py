@@ -15,6 +15,8 @@ import pytest
 from support.queries import doubling
 from support.servers import raw, serving, wait_until
 
+pytestmark = pytest.mark.live
+
 CROSS_PRODUCT = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n2 ?o . ?p ?q ?r }"
 LOOKUP = "SELECT ?p ?o WHERE { <https://w3id.org/autokg/id/ford-motor-company> ?p ?o } LIMIT 5"
 SLOW_SECONDS = 2

@@ -140,12 +140,10 @@ def test_a_construct_answer_links_only_its_http_iris(client):
 
 
 @pytest.fixture(scope="module")
-def evil_app(tmp_path_factory, files):
+def evil_app(tmp_path_factory, files, built):
     """The app on the project's data plus an organization whose type, statements and alignment point at other schemes."""
-    from autokg.build.artefacts import build
     from autokg.web.app import create_app
 
-    build(files)
     evil = "https://w3id.org/autokg/id/evil-corp"
     lines = [f'<{evil}> <http://www.w3.org/2000/01/rdf-schema#label> "Evil Corp"@en <https://w3id.org/autokg/graph/data> .',
              f"<{evil}> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://w3id.org/autokg/ontology#Company> <https://w3id.org/autokg/graph/data> ."]

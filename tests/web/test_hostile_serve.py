@@ -18,6 +18,8 @@ import pytest
 
 from support.servers import serving
 
+pytestmark = pytest.mark.live
+
 HEADER_TIMEOUT = 2.0
 #: connections held open at once by the test: past granian's former default of 1,024 for the whole server
 IDLE = 1100

@@ -20,6 +20,8 @@ from autokg.engine.executor import CHILD_NAME
 from support.paths import ROOT
 from support.servers import free_port, still_running, wait_until
 
+pytestmark = pytest.mark.live
+
 SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f }"  # about 2 s on the shipped data
 
 
@@ -82,6 +84,7 @@ def server(tmp_path):
     process.wait()
 
 
+@pytest.mark.slow
 def test_sigterm_finishes_requests_in_flight(server):
     port, process = server
     with ThreadPoolExecutor(max_workers=1) as pool:

@@ -15,6 +15,8 @@ from SPARQLWrapper import JSON, POST, TURTLE, SPARQLWrapper
 from support.listeners import Canary
 from support.servers import raw
 
+pytestmark = pytest.mark.live
+
 CROSS_PRODUCT = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n2 ?o . ?p ?q ?r }"
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 

@@ -29,6 +29,8 @@ import pytest
 from support.paths import TESTS
 from support.servers import free_port, wait_until
 
+pytestmark = pytest.mark.live
+
 CONFIG = TESTS.parent / "docs" / "nginx" / "autokg.conf"
 HOST = "autokg.example.org"
 LOOKUP = "SELECT ?o WHERE { <https://w3id.org/autokg/id/ford> <http://www.w3.org/2000/01/rdf-schema#label> ?o }"

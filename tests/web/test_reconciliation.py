@@ -135,6 +135,7 @@ def test_preview_of_an_unknown_id_is_404(client):
     assert client.get("/reconcile/preview?id=%3Cscript%3E").status_code == 404
 
 
+@pytest.mark.live
 def test_openrefine_request_sequence_on_a_live_server(live_server):
     """What OpenRefine sends: the manifest, form-encoded query batches, a property proposal, an extension, a preview."""
     def call(path: str, form: dict | None = None):

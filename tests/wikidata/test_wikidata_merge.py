@@ -132,6 +132,7 @@ def test_time_values_keep_their_precision():
 # --- the diff ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.live
 def test_diff_against_the_fixture_endpoint(runner, wikidata_endpoint):
     result = runner("diff-wikidata", "--endpoint", wikidata_endpoint, "--format", "csv")
     assert result.status == 0, result.err
@@ -143,6 +144,7 @@ def test_diff_against_the_fixture_endpoint(runner, wikidata_endpoint):
     assert verdicts == {"agree", "missing in Wikidata", "missing in autokg", "conflict"}
 
 
+@pytest.mark.live
 def test_diff_verdicts(runner, wikidata_endpoint):
     rows = json.loads(runner("diff-wikidata", "--endpoint", wikidata_endpoint, "--format", "json").out)
     by_key = {(r["entity"], r["property"], r["autokg"] or r["wikidata"]): r for r in rows}
@@ -155,6 +157,7 @@ def test_diff_verdicts(runner, wikidata_endpoint):
     assert by_key[("Q478214", "P571", "2003-07-01")]["verdict"] == "missing in autokg"
 
 
+@pytest.mark.live
 def test_diff_table_has_counts(runner, wikidata_endpoint):
     out = runner("diff-wikidata", "--endpoint", wikidata_endpoint).out
     assert re.search(r"\d+ agree, \d+ missing in Wikidata, \d+ missing in autokg, \d+ conflict", out)
@@ -176,6 +179,7 @@ QS_LINE = re.compile(r'^Q\d+\tP\d+\tQ\d+(\tP\d+\t(?:[\d.]+|\+\d{4}-\d\d-\d\dT00:
                      r'(\tS854\t"[^"\t]+")?(\tS577\t\+\d{4}-\d\d-\d\dT00:00:00Z/(?:9|10|11))?(\tS123\tQ\d+)?(\tS1683\ten:"[^"\t\n]*")?$')
 
 
+@pytest.mark.live
 def test_quickstatements_text_format(runner, wikidata_endpoint, tmp_path):
     result = runner("export", "quickstatements", "--endpoint", wikidata_endpoint, "--report", str(tmp_path / "r.tsv"))
     assert result.status == 0, result.err
@@ -199,6 +203,7 @@ def test_links_ranks_unlinked_entities(runner):
     assert "SAIC Motor" in out[0]
 
 
+@pytest.mark.live
 def test_links_proposes_candidates_and_writes_nothing(runner, wikidata_endpoint, files):
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in files.data}
     out = runner("links", "--endpoint", wikidata_endpoint).out
@@ -295,6 +300,7 @@ def run_federated(client, endpoint: str, name: str) -> list[dict[str, str]]:
     return [{k: v["value"] for k, v in b.items()} for b in response.get_json()["results"]["bindings"]]
 
 
+@pytest.mark.live
 def test_founding_and_headquarters_through_service(federating_client, wikidata_endpoint):
     rows = run_federated(federating_client, wikidata_endpoint, "wikidata-founding-and-headquarters")
     tesla = [r for r in rows if r["item"].endswith("/Q478214")]
@@ -303,6 +309,7 @@ def test_founding_and_headquarters_through_service(federating_client, wikidata_e
     assert tencent and tencent[0]["headquartersLabel"] == "Shanghai"
 
 
+@pytest.mark.live
 def test_parents_side_by_side_through_service(federating_client, wikidata_endpoint):
     rows = run_federated(federating_client, wikidata_endpoint, "wikidata-parents")
     volvo = [r for r in rows if r["item"].endswith("/Q215293")]
@@ -344,6 +351,7 @@ def test_qualifiers_in_rdf_and_quickstatements():
 OFFLINE = sorted(name for name, q in load_catalog(project_files().queries).items() if not q.federated and q.form in ("SELECT", "ASK"))
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("name", OFFLINE)
 def test_query_endpoint_gives_the_embedded_answer(runner, autokg_on_oxigraph, name):
     local = runner("query", name, "--format", "json")
@@ -357,6 +365,7 @@ def test_query_endpoint_gives_the_embedded_answer(runner, autokg_on_oxigraph, na
     assert sorted(map(key, mine["results"]["bindings"])) == sorted(map(key, theirs["results"]["bindings"]))
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("fmt", ["csv", "tsv", "table"])
 def test_query_endpoint_formats(runner, autokg_on_oxigraph, fmt):
     remote = runner("query", "group-brands", "--format", fmt, "--endpoint", autokg_on_oxigraph)
