@@ -25,7 +25,7 @@ LAYERS = [
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
 MAX_LINES = 400
 #: modules still over MAX_LINES while issue 23 splits them; each entry must still be over, so the list only shrinks
-NOT_YET_SPLIT = {"engine/executor.py", "validate/validation.py", "rdf/loading.py", "query/entities.py", "web/reconciliation.py"}
+NOT_YET_SPLIT = {"validate/validation.py", "rdf/loading.py", "query/entities.py", "web/reconciliation.py"}
 
 
 def module_name(path: Path) -> str:

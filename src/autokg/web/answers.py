@@ -7,7 +7,7 @@ import hashlib
 from flask import Flask, Response, current_app, g, request, url_for
 
 from autokg.config import PREFIXES
-from autokg.engine.executor import Job, Outcome, text_outcome
+from autokg.engine.jobs import Job, Outcome, text_outcome
 from autokg.errors import AutokgError
 from autokg.query.guards import check_query
 from autokg.rdf.sparql import query_form

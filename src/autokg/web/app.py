@@ -9,7 +9,9 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from autokg.config import SERVER_DEFAULTS, allow_list, environment_settings, project_files
-from autokg.engine.executor import LONG_REQUESTS_BUSY, MIB, Allowance, Gate, busy_outcome, default_query_memory
+from autokg.engine.gate import LONG_REQUESTS_BUSY, Allowance, Gate
+from autokg.engine.jobs import busy_outcome
+from autokg.engine.memory import MIB, default_query_memory
 from autokg.query import entities
 from autokg.stores.backend import BackendError
 from autokg.web import api, pages, reconciliation, sparql
@@ -69,7 +71,7 @@ def is_short(path: str) -> bool:
 
 
 class GatedRequests:
-    """WSGI middleware: each request runs inside the executor's gate (see executor.Gate); its body was read
+    """WSGI middleware: each request runs inside the executor's gate (see engine.gate.Gate); its body was read
     before (see bodies.BoundedBodies). A page takes a place of the worker's allowance for long requests, and is
     answered 503 with Retry-After when there is none: a flood of searches or near-match pages, a few milliseconds
     each, took every thread and kept lookups waiting for one (lookup median 42 ms instead of 1.2 in the soak)."""

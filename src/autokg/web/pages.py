@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 
 from autokg.build.release import published, schema_org_dataset
 from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, VOCAB_NS
-from autokg.engine.executor import GRAPH_FORMATS, PREFIXED_FORMATS, Outcome
+from autokg.engine.jobs import GRAPH_FORMATS, PREFIXED_FORMATS, Outcome
 from autokg.query import entities
 from autokg.query.guards import RefusedQuery
 from autokg.query.names import MAX_QUERY, NameIndex
