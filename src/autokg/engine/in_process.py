@@ -6,13 +6,15 @@ import pyoxigraph as ox
 
 from autokg.engine.jobs import RESULT_FORMATS, ROW_MARKERS, Job, Outcome, dataset_arguments, header_lines, run_job, text_outcome, too_many_bytes
 from autokg.query.guards import is_single_pattern, limited_to
-from autokg.query.lookups import answer_lookup, parse_lookup
 from autokg.query.running import Queryable
 from autokg.stores.backend import RemoteStore
 
 #: one triple pattern streams from an index scan and stops at the row or byte cap, so it cannot overrun a
 #: timeout of a second or more while the cap is at most this; it runs in the serving process itself, because
-#: the round trip to the child (two wake-ups of a sleeping process) costs ten times the lookup on a VM
+#: the round trip to the child (two wake-ups of a sleeping process) costs ten times the lookup on a VM. Paired
+#: runs (issue 23, 2026-12-02, bench/endpoint.py --variant): the lookup mix at 100k triples ran 2.40x (1.39-3.33),
+#: 3.46x (3.03-4.55) and 10.6x (5.94-13.25) as fast in process as through the children at 1, 4 and 16 clients (the
+#: children shed load with 503s at 16); see docs/performance.md for 1M
 IN_PROCESS_MAX_ROWS = 100_000
 IN_PROCESS_MIN_TIMEOUT = 1.0
 
@@ -33,9 +35,6 @@ LOOKUP_ROWS = 1000
 def run_lookup(store: Queryable, job: Job) -> Outcome:
     """Run a single-pattern job with a LIMIT just past LOOKUP_ROWS (or the row cap) and serialize it in one call.
 
-    A JSON answer over the union of the graphs comes straight from the quad index when the query is in the
-    subset that `lookups` reads; any other goes through `Store.query`.
-
     The LIMIT bounds what the one call can build; an answer that reaches it, a query that fails (or is not
     single-pattern), and a request that accepts no result format are handed to `run_job`, which streams the
     answer under the caps and words the error.
@@ -44,23 +43,15 @@ def run_lookup(store: Queryable, job: Job) -> Outcome:
     if fmt is None:
         return run_job(store, job)
     rows = min(LOOKUP_ROWS, job.max_rows)
-    lookup = parse_lookup(job.query) if fmt == ox.QueryResultsFormat.JSON and not (job.default_graphs or job.named_graphs) else None
     try:
-        answer = answer_lookup(store, lookup, rows) if lookup is not None else None  # type: ignore[arg-type]
-    except (OSError, ValueError, RuntimeError):
-        answer = None  # the path below words the store's error
-    if answer is not None:
-        body, count = answer
-    else:
-        try:
-            # a single pattern is a SELECT or an ASK: its results are solutions or a boolean
-            results = store.query(limited_to(job.query, rows + 1), **dataset_arguments(job))
-            body = results.serialize(format=fmt)
-        except (SyntaxError, OSError, ValueError, RuntimeError):
-            return run_job(store, job)
-        count = 1 if isinstance(results, ox.QueryBoolean) else sum(map(body.count, ROW_MARKERS[fmt])) - header_lines(fmt)
-        if count > rows:
-            return run_job(store, job)
+        # a single pattern is a SELECT or an ASK: its results are solutions or a boolean
+        results = store.query(limited_to(job.query, rows + 1), **dataset_arguments(job))
+        body = results.serialize(format=fmt)
+    except (SyntaxError, OSError, ValueError, RuntimeError):
+        return run_job(store, job)
+    count = 1 if isinstance(results, ox.QueryBoolean) else sum(map(body.count, ROW_MARKERS[fmt])) - header_lines(fmt)
+    if count > rows:
+        return run_job(store, job)
     if len(body) > job.max_bytes:
         return text_outcome(422, str(too_many_bytes(job.max_bytes)))
     return Outcome(200, f"{job.result_type}; charset=utf-8", body, max(count, 0))
