@@ -14,7 +14,7 @@ from autokg.stores.backend import RemoteStore
 #: the round trip to the child (two wake-ups of a sleeping process) costs ten times the lookup on a VM. Paired
 #: runs (issue 23, 2026-12-02, bench/endpoint.py --variant): the lookup mix at 100k triples ran 2.40x (1.39-3.33),
 #: 3.46x (3.03-4.55) and 10.6x (5.94-13.25) as fast in process as through the children at 1, 4 and 16 clients (the
-#: children shed load with 503s at 16); see docs/performance.md for 1M
+#: children shed load with 503s at 16), and at 1M 2.39x (1.59-3.60), 3.79x (2.96-3.81) and 7.74x (5.57-9.76)
 IN_PROCESS_MAX_ROWS = 100_000
 IN_PROCESS_MIN_TIMEOUT = 1.0
 
