@@ -13,6 +13,10 @@ two anchors: one Python process holding the same store in pyoxigraph's memory, a
 same work (the queries one at a time, then the competency mix as many at a time as autokg's query slots), whose
 peak adds the queries' own working memory. Everything stays on 127.0.0.1; every server process is stopped at the
 end.
+
+`--variant NAME:VAR=VALUE` adds one more autokg server that differs only in its environment (a toggle added to
+the code for the measurement, say): it takes its turn between the others in every latency and throughput run, and
+a last table gives autokg's rate over the variant's, run by run (paired A/B runs in the same run of the bench).
 """
 
 from __future__ import annotations
@@ -130,10 +134,10 @@ class Server:
             os.killpg(self.process.pid, signal.SIGKILL)
 
 
-def start_servers(names: list[str], nquads: Path, workdir: Path) -> list[Server]:
+def start_servers(names: list[str], nquads: Path, workdir: Path, variants: dict[str, dict[str, str]] | None = None) -> list[Server]:
     servers: list[Server] = []
     try:
-        start_each(names, nquads, workdir, servers)
+        start_each(names, nquads, workdir, servers, variants or {})
     except BaseException:
         for server in servers:
             server.stop()
@@ -141,14 +145,14 @@ def start_servers(names: list[str], nquads: Path, workdir: Path) -> list[Server]
     return servers
 
 
-def start_each(names: list[str], nquads: Path, workdir: Path, servers: list[Server]) -> None:
+def start_each(names: list[str], nquads: Path, workdir: Path, servers: list[Server], variants: dict[str, dict[str, str]]) -> None:
     for name in names:
         port = free_port()
-        if name == "autokg":
+        if name == "autokg" or name in variants:
             command = [sys.executable, "-m", "autokg.cli", "serve", "--dataset", str(nquads), "--port", str(port),
                        "--timeout", f"{AUTOKG_TIMEOUT:g}", "--query-slots", str(AUTOKG_SLOTS)]
             # every guard on, the access log included (a line per request, to the server's log file here)
-            servers.append(Server(name, command, f"http://127.0.0.1:{port}/sparql", env=dict(os.environ, AUTOKG_LOG_LEVEL="info")))
+            servers.append(Server(name, command, f"http://127.0.0.1:{port}/sparql", env=dict(os.environ, AUTOKG_LOG_LEVEL="info", **variants.get(name, {}))))
         elif name == "oxigraph":
             location = workdir / "oxigraph-store"
             if not location.exists():
@@ -355,7 +359,12 @@ def main() -> None:
     parser.add_argument("--mix-under", type=float, default=None, metavar="SECONDS",
                         help="the competency mix keeps only the queries that every server answered within this median latency"
                              " (at 1M, a mix with 30 s queries completes no request in a short run)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:VAR=VALUE[,VAR=VALUE]",
+                        help="one more autokg server, with these environment variables: an A/B pair with autokg, measured"
+                             " in the same run, the servers taking turns")
     args = parser.parse_args()
+    variants = {name: dict(pair.split("=", 1) for pair in assignments.split(",") if pair)
+                for name, assignments in (v.split(":", 1) for v in args.variant)}
 
     nquads = synthetic_dataset(args.triples, args.seed)
     workdir = nquads.parent
@@ -364,8 +373,8 @@ def main() -> None:
     if args.lookups_only:
         competency = {}
     mixes = {name: mix for name, mix in (("competency mix", list(competency.values())), ("lookup mix", lookups)) if mix}
-    names = [n for n in ("autokg", "oxigraph", "rdflib-endpoint") if n not in args.skip]
-    servers = start_servers(names, nquads, workdir)
+    names = [n for n in ("autokg", *variants, "oxigraph", "rdflib-endpoint") if n not in args.skip]
+    servers = start_servers(names, nquads, workdir, variants)
     peaks = {s.name: s.pss_kib() for s in servers}
     stop_sampling = threading.Event()
 
@@ -450,6 +459,17 @@ def main() -> None:
             cells = " | ".join(rate_cell(results) for results in runs.values())
             ratios = [ratio(rates.get("autokg"), rates.get(other)) for other in ("oxigraph", "rdflib-endpoint")]
             print(f"| {mix_name} | {clients} | {cells} | {ratios[0]} | {ratios[1]} |")
+    if variants:
+        print("\n| paired A/B: autokg over variant, run by run | mix | clients | median (range) of the runs' ratios |")
+        print("|---|---|---|---|")
+        for variant in variants:
+            for mix_name in mixes:
+                for clients in (1, 4, 16):
+                    pairs = zip(throughput[(mix_name, "autokg", clients)], throughput[(mix_name, variant, clients)])
+                    ratios = [a / b for (a, _), (b, _) in pairs if b]
+                    if ratios:
+                        print(f"| {variant} | {mix_name} | {clients} | {statistics.median(ratios):.2f}× "
+                              f"({min(ratios):.2f}-{max(ratios):.2f}) |")
     print("\n| server | peak PSS of all its processes (MiB) | ratio to the anchor | ratio to the same work in one process |")
     print("|---|---|---|---|")
     print(f"| anchor: one Python process, same data in pyoxigraph memory (peak RSS) | {anchor / 1024:.0f} | 1.00× | |")

@@ -52,7 +52,7 @@ ACCEPT = endpoint.ACCEPT
 RDFS_LABEL = "<http://www.w3.org/2000/01/rdf-schema#label>"
 CROSS_PRODUCT = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n2 ?o . ?p ?q ?r }"
 ANY_PATH = f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s ({RDFS_LABEL}|!{RDFS_LABEL})* ?o }}"
-#: the query child's name (autokg.engine.executor.CHILD_NAME), which tells it from a worker in /proc/PID/comm
+#: the query child's name (autokg.engine.kill_on_timeout.child.CHILD_NAME), which tells it from a worker in /proc/PID/comm
 CHILD_COMM = "autokg-query"
 #: lines of the server log about processes that ended or were replaced
 LOG_LINES = {

@@ -17,18 +17,19 @@ from concurrent.futures import ThreadPoolExecutor
 import pyoxigraph as ox
 import pytest
 
-from autokg.engine import executor as executor_module
-from autokg.engine.executor import Executor, Job, private_bytes
+from autokg.engine import in_process as in_process_module
+from autokg.engine import jobs, memory
+from autokg.engine.executor import Executor
+from autokg.engine.gate import Gate
+from autokg.engine.jobs import Job
+from autokg.engine.kill_on_timeout import child, keeper, wire
+from autokg.engine.memory import private_bytes
+from autokg.engine.slots import QuerySlots
+from autokg.errors import AutokgError
+from support.executors import running_executor
 from support.servers import still_running, wait_until
 
 SCAN = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
-
-
-@pytest.fixture
-def store(files):
-    store = ox.Store()
-    store.bulk_load(path=str(files.root / "dist" / "autokg.nq"), format=ox.RdfFormat.N_QUADS)
-    return store
 
 
 def child_pid(runner: Executor, slot: int = 0, other_than: int = 0, within: float = 5.0) -> int:
@@ -49,36 +50,28 @@ def growing_memory():
 
 
 def test_a_child_over_its_memory_limit_retires_and_a_fresh_one_takes_its_slot(store, monkeypatch):
-    monkeypatch.setattr(executor_module, "CHECK_AFTER_SECONDS", 0.0)
+    monkeypatch.setattr(child, "CHECK_AFTER_SECONDS", 0.0)
     # nothing shared and a byte more of its own at each reading: every check finds the 0-byte budget exceeded
-    monkeypatch.setattr(executor_module, "PRIVATE_LIMIT", 0)
-    monkeypatch.setattr(executor_module, "memory_bytes", growing_memory())
-    runner = Executor(store)
-    try:
-        runner.start()
+    monkeypatch.setattr(memory, "PRIVATE_LIMIT", 0)
+    monkeypatch.setattr(memory, "memory_bytes", growing_memory())
+    with running_executor(store, start=True) as runner:
         first = child_pid(runner)
         assert runner.run(Job(SCAN, "text/csv", None), 10).status == 200
         second = child_pid(runner, other_than=first)
         assert second, "the child stayed, or no child took its place"
         assert runner.run(Job(SCAN, "text/csv", None), 10).status == 200
         assert child_pid(runner, other_than=second)
-    finally:
-        runner.stop()
 
 
 def test_a_child_within_its_limit_stays(store, monkeypatch):
-    monkeypatch.setattr(executor_module, "CHECK_AFTER_SECONDS", 0.0)
-    monkeypatch.setattr(executor_module, "PRIVATE_LIMIT", 1 << 40)
-    runner = Executor(store)
-    try:
-        runner.start()
+    monkeypatch.setattr(child, "CHECK_AFTER_SECONDS", 0.0)
+    monkeypatch.setattr(memory, "PRIVATE_LIMIT", 1 << 40)
+    with running_executor(store, start=True) as runner:
         first = child_pid(runner)
         for _ in range(2):
             assert runner.run(Job(SCAN, "text/csv", None), 10).status == 200
         time.sleep(0.2)
         assert runner.children.pid(0) == first
-    finally:
-        runner.stop()
 
 
 def test_private_bytes_reads_this_process():
@@ -89,25 +82,23 @@ SINGLE_PATTERN = "SELECT ?p ?o WHERE { <https://w3id.org/autokg/id/ford> ?p ?o }
 
 
 def test_a_single_pattern_runs_without_a_child(store):
-    runner = Executor(store)
-    outcome = runner.run(Job(SINGLE_PATTERN, "text/csv", None), 10)
-    assert outcome.status == 200 and outcome.rows > 5
-    assert not runner.children.started, "a lookup started the query children"
-    assert runner.run(Job(SCAN, "text/csv", None), 10).status == 200
-    assert runner.children.started and child_pid(runner), "a query with an aggregate ran outside the children"
-    runner.stop()
+    with running_executor(store) as runner:
+        outcome = runner.run(Job(SINGLE_PATTERN, "text/csv", None), 10)
+        assert outcome.status == 200 and outcome.rows > 5
+        assert not runner.children.started, "a lookup started the query children"
+        assert runner.run(Job(SCAN, "text/csv", None), 10).status == 200
+        assert runner.children.started and child_pid(runner), "a query with an aggregate ran outside the children"
 
 
 @pytest.mark.parametrize("max_rows, timeout, in_process", [(10, 10, True), (10, 0.5, False), (10**6, 10, False)])
 def test_the_caps_bound_a_single_pattern_in_process(store, max_rows, timeout, in_process):
-    runner = Executor(store)
-    job = Job("SELECT * WHERE { ?s ?p ?o }", "application/sparql-results+json", None, max_rows=max_rows)
-    assert runner.runs_in_process(job, timeout) is in_process
-    if in_process:
-        outcome = runner.run(job, timeout)
-        assert outcome.status == 422 and b"limit of 10 rows" in outcome.body
-        assert not runner.children.started
-    runner.stop()
+    with running_executor(store) as runner:
+        job = Job("SELECT * WHERE { ?s ?p ?o }", "application/sparql-results+json", None, max_rows=max_rows)
+        assert runner.runs_in_process(job, timeout) is in_process
+        if in_process:
+            outcome = runner.run(job, timeout)
+            assert outcome.status == 422 and b"limit of 10 rows" in outcome.body
+            assert not runner.children.started
 
 
 LOOKUPS = [
@@ -120,15 +111,15 @@ LOOKUPS = [
 ]
 
 
-@pytest.mark.parametrize("media_type", list(executor_module.RESULT_FORMATS) + [None])
+@pytest.mark.parametrize("media_type", list(jobs.RESULT_FORMATS) + [None])
 @pytest.mark.parametrize("query", LOOKUPS)
 @pytest.mark.parametrize("lookup_rows", [3, 1000], ids=["past LOOKUP_ROWS", "within LOOKUP_ROWS"])
 @pytest.mark.parametrize("max_rows, max_bytes", [(100_000, 10**8), (4, 10**8), (100_000, 300)], ids=["", "row cap", "byte cap"])
 def test_a_lookup_answers_as_the_streamed_path_does(store, monkeypatch, media_type, query, lookup_rows, max_rows, max_bytes):
-    monkeypatch.setattr(executor_module, "LOOKUP_ROWS", lookup_rows)
+    monkeypatch.setattr(in_process_module, "LOOKUP_ROWS", lookup_rows)
     job = Job(query, media_type, None, max_rows=max_rows, max_bytes=max_bytes)
-    expected = executor_module.run_job(store, job)
-    assert executor_module.run_lookup(store, job) == expected
+    expected = jobs.run_job(store, job)
+    assert in_process_module.run_lookup(store, job) == expected
 
 
 def test_a_store_error_in_a_lookup_is_worded_as_in_the_streamed_path():
@@ -142,8 +133,8 @@ def test_a_store_error_in_a_lookup_is_worded_as_in_the_streamed_path():
             raise OSError("read error")
 
     job = Job(SINGLE_PATTERN, "application/sparql-results+json", None)
-    outcome = executor_module.run_lookup(Failing(), job)
-    assert outcome == executor_module.run_job(Failing(), job)
+    outcome = in_process_module.run_lookup(Failing(), job)
+    assert outcome == jobs.run_job(Failing(), job)
     assert outcome.status == 400 and b"read error" in outcome.body
 
 
@@ -151,8 +142,8 @@ def test_a_short_lookup_is_serialized_in_one_call(store, monkeypatch):
     def streamed(*args):
         raise AssertionError("the lookup was streamed through CappedBuffer")
 
-    monkeypatch.setattr(executor_module, "CappedBuffer", streamed)
-    outcome = executor_module.run_lookup(store, Job(SINGLE_PATTERN, "application/sparql-results+json", None))
+    monkeypatch.setattr(jobs, "CappedBuffer", streamed)
+    outcome = in_process_module.run_lookup(store, Job(SINGLE_PATTERN, "application/sparql-results+json", None))
     assert outcome.status == 200 and outcome.rows > 5 and outcome.body.count(b'"p":') == outcome.rows
 
 
@@ -165,7 +156,7 @@ def test_the_server_keeps_the_settings_and_a_worker_rss_ceiling(tmp_path):
     try:
         assert app.extensions["autokg"].triples == 1
         assert (server.workers, server.blocking_threads, server.respawn_failed_workers) == (3, 5, True)
-        private, shared = executor_module.memory_bytes()
+        private, shared = memory.memory_bytes()
         assert server.workers_rss >= 2 * (private + shared) * 0.9, "a worker would be replaced before it grew"
         assert app.extensions["autokg"].executor.children.started, "the query children must start before the fork"
     finally:
@@ -185,19 +176,15 @@ def slow_query_running(runner: Executor):
             slow_started.set()
             return runner.run(Job(SLOW, "text/csv", None), 3).status
 
-    try:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(slow)
-            assert slow_started.wait(10)
-            time.sleep(0.2)  # the slow job is in its child now
-            yield pending
-    finally:
-        runner.stop()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(slow)
+        assert slow_started.wait(10)
+        time.sleep(0.2)  # the slow job is in its child now
+        yield pending
 
 
 def test_the_gate_lets_another_thread_in_while_one_waits_for_a_slow_query(store):
-    runner = Executor(store)
-    with slow_query_running(runner) as pending:
+    with running_executor(store) as runner, slow_query_running(runner) as pending:
         slow_child = child_pid(runner, slot=0)
         started = time.perf_counter()
         with runner.gate.held():
@@ -209,8 +196,7 @@ def test_the_gate_lets_another_thread_in_while_one_waits_for_a_slow_query(store)
 
 
 def test_a_query_waits_for_a_free_slot_no_longer_than_its_timeout(store):
-    runner = Executor(store, slots=1)
-    with slow_query_running(runner) as pending:
+    with running_executor(store, slots=1) as runner, slow_query_running(runner) as pending:
         started = time.perf_counter()
         with runner.gate.held():
             outcome = runner.run(Job(SCAN, "text/csv", None), 0.5)
@@ -219,7 +205,7 @@ def test_a_query_waits_for_a_free_slot_no_longer_than_its_timeout(store):
         assert pending.result() == 503
 
 
-def holding_a_slot_in_a_child(slots: executor_module.QuerySlots, release: bool) -> int:
+def holding_a_slot_in_a_child(slots: QuerySlots, release: bool) -> int:
     """Fork a process that takes a slot and then ends (giving it back first, or not); its pid once it holds one."""
     ready_read, ready_write = os.pipe()
     pid = os.fork()
@@ -238,7 +224,7 @@ def holding_a_slot_in_a_child(slots: executor_module.QuerySlots, release: bool) 
 
 @pytest.mark.parametrize("release", [True, False], ids=["given back", "process ended holding it"])
 def test_slots_are_shared_with_forked_workers_and_come_back(release):
-    slots = executor_module.QuerySlots(2)
+    slots = QuerySlots(2)
     mine = slots.take(0)
     pid = holding_a_slot_in_a_child(slots, release)
     assert slots.take(0.05) is None, "a third query got in while another process held the second slot"
@@ -251,7 +237,7 @@ def test_slots_are_shared_with_forked_workers_and_come_back(release):
 
 
 def test_a_slot_freed_in_this_process_goes_to_a_waiting_thread_at_once():
-    slots = executor_module.QuerySlots(1)
+    slots = QuerySlots(1)
     slots.POLL_SECONDS = 10  # so that only the notice of the slot freed here can wake the waiting thread in time
     mine = slots.take(0)
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -264,7 +250,7 @@ def test_a_slot_freed_in_this_process_goes_to_a_waiting_thread_at_once():
 
 
 def test_opening_a_gate_that_is_not_held_changes_nothing():
-    gate = executor_module.Gate()
+    gate = Gate()
     with gate.opened():
         assert not gate.lock.locked()
     with gate.held():
@@ -281,15 +267,15 @@ MIB = 1 << 20
 @pytest.mark.parametrize("private_now, exceeded", [(50 * MIB, False), (110 * MIB, False), (111 * MIB, True)])
 def test_the_budget_is_the_shared_memory(monkeypatch, private_now, exceeded):
     readings = iter([(10 * MIB, 100 * MIB), (private_now, 100 * MIB)])
-    monkeypatch.setattr(executor_module, "memory_bytes", lambda: next(readings))
-    budget = executor_module.MemoryBudget.from_now()
+    monkeypatch.setattr(memory, "memory_bytes", lambda: next(readings))
+    budget = memory.MemoryBudget.from_now()
     assert (budget.baseline, budget.limit) == (10 * MIB, 100 * MIB)
     assert budget.exceeded() is exceeded
 
 
 def test_the_budget_is_at_least_the_private_limit(monkeypatch):
-    monkeypatch.setattr(executor_module, "memory_bytes", lambda: (10 * MIB, 8 * MIB))
-    assert executor_module.MemoryBudget.from_now().limit == executor_module.PRIVATE_LIMIT
+    monkeypatch.setattr(memory, "memory_bytes", lambda: (10 * MIB, 8 * MIB))
+    assert memory.MemoryBudget.from_now().limit == memory.PRIVATE_LIMIT
 
 
 @pytest.mark.parametrize("size", [0, 100, 1 << 20])
@@ -297,63 +283,56 @@ def test_an_outcome_crosses_to_the_parent_whole(size):
     sending, receiving = socket.socketpair()
     body = bytearray(os.urandom(size))
     # a body larger than the socket's buffer is read while it is sent
-    sender = threading.Thread(target=executor_module.send_outcome,
-                              args=(sending, executor_module.Outcome(200, "text/csv", body, rows=3)))
+    sender = threading.Thread(target=wire.send_outcome,
+                              args=(sending, jobs.Outcome(200, "text/csv", body, rows=3)))
     sender.start()
-    outcome = executor_module.receive_outcome(receiving, time.monotonic() + 10)
+    outcome = wire.receive_outcome(receiving, time.monotonic() + 10)
     sender.join()
-    assert outcome == executor_module.Outcome(200, "text/csv", body, rows=3)
+    assert outcome == jobs.Outcome(200, "text/csv", body, rows=3)
 
 
 def test_a_child_that_dies_between_the_two_messages_is_an_error():
     sending, receiving = socket.socketpair()
-    executor_module.send_message(sending, pickle.dumps(executor_module.text_outcome(200, "half")))
+    wire.send_message(sending, pickle.dumps(jobs.text_outcome(200, "half")))
     sending.close()
     with pytest.raises(EOFError):
-        executor_module.receive_outcome(receiving)
+        wire.receive_outcome(receiving)
 
 
 def test_an_answer_that_does_not_come_by_the_deadline_is_a_timeout():
     _sending, receiving = socket.socketpair()
     started = time.monotonic()
     with pytest.raises(TimeoutError):
-        executor_module.receive_outcome(receiving, started + 0.2)
+        wire.receive_outcome(receiving, started + 0.2)
     assert 0.15 < time.monotonic() - started < 1
 
 
 def test_the_peer_of_a_socket_of_this_process_is_the_same_user():
     first, second = socket.socketpair()
-    assert executor_module.same_user(first) and executor_module.same_user(second)
+    assert wire.same_user(first) and wire.same_user(second)
 
 
 def test_the_capped_buffer_holds_what_was_written_in_one_bytearray():
-    buffer = executor_module.CappedBuffer(ox.QueryResultsFormat.CSV, max_rows=10, max_bytes=100)
+    buffer = jobs.CappedBuffer(ox.QueryResultsFormat.CSV, max_rows=10, max_bytes=100)
     for chunk in (b"n\r\n1", b"\r\n2\r\n", memoryview(b"3\r\n")):
         buffer.write(chunk)
     assert buffer.value() == bytearray(b"n\r\n1\r\n2\r\n3\r\n") and buffer.rows - buffer.header_lines == 3
 
 
 def test_a_query_child_killed_from_outside_is_forked_again_and_answers(store):
-    runner = Executor(store)
-    try:
-        runner.start()
+    with running_executor(store, start=True) as runner:
         killed = child_pid(runner)
         os.kill(killed, signal.SIGKILL)
         assert child_pid(runner, other_than=killed), "no child took the killed one's place"
         assert runner.run(Job(SCAN, "text/csv", None), 10).status == 200
-    finally:
-        runner.stop()
 
 
 def test_a_timed_out_query_leaves_a_fresh_child_for_the_next(store):
-    runner = Executor(store, slots=1)
-    try:
+    with running_executor(store, slots=1) as runner:
         started = time.monotonic()
         assert runner.run(Job(SLOW, "text/csv", None), 1).status == 503
         assert time.monotonic() - started < 3
         assert runner.run(Job(SCAN, "text/csv", None), 10).status == 200
-    finally:
-        runner.stop()
 
 
 def in_a_forked_process(work) -> bytes:
@@ -373,9 +352,7 @@ def in_a_forked_process(work) -> bytes:
 
 
 def test_a_forked_worker_sends_its_jobs_to_the_children_started_before_the_fork(store):
-    runner = Executor(store, slots=2)
-    try:
-        runner.start()
+    with running_executor(store, slots=2, start=True) as runner:
         children = [child_pid(runner, slot) for slot in range(2)]
 
         def work() -> bytes:
@@ -389,8 +366,6 @@ def test_a_forked_worker_sends_its_jobs_to_the_children_started_before_the_fork(
 
         assert in_a_forked_process(work) == b"200 False"
         assert [runner.children.pid(slot) for slot in range(2)] == children
-    finally:
-        runner.stop()
 
 
 def test_a_process_forked_before_the_children_started_cannot_start_them(store):
@@ -399,7 +374,7 @@ def test_a_process_forked_before_the_children_started_cannot_start_them(store):
     def work() -> bytes:
         try:
             runner.run(Job(SCAN, "text/csv", None), 10)
-        except executor_module.AutokgError as error:
+        except AutokgError as error:
             return str(error).encode()
         return b"ran"
 
@@ -424,27 +399,19 @@ def orphan_a_job(runner: Executor, timeout: float) -> int:
 
 def test_a_job_whose_worker_died_is_killed_when_its_slot_is_taken_again(store):
     # it used to run on for its whole timeout, and the next query on its slot waited behind it
-    runner = Executor(store, slots=1)
-    try:
-        runner.start()
+    with running_executor(store, slots=1, start=True) as runner:
         orphaned = orphan_a_job(runner, 100)
         started = time.monotonic()
         assert runner.run(Job(SCAN, "text/csv", None), 10).status == 200
         assert time.monotonic() - started < 3
         assert runner.children.pid(0) != orphaned
-    finally:
-        runner.stop()
 
 
 def test_the_keeper_kills_a_job_past_its_deadline_whose_worker_died(store):
-    runner = Executor(store, slots=1)
-    try:
-        runner.start()
+    with running_executor(store, slots=1, start=True) as runner:
         orphaned = orphan_a_job(runner, 1)
         # nobody takes the slot: the keeper ends the job within its deadline, the grace and a tick
-        assert wait_until(lambda: runner.children.death(0)[0] == orphaned, 1 + executor_module.OVERDUE_SECONDS + 2, every=0.02)
-    finally:
-        runner.stop()
+        assert wait_until(lambda: runner.children.death(0)[0] == orphaned, 1 + keeper.OVERDUE_SECONDS + 2, every=0.02)
 
 
 CHILDREN_THEN_EXIT = """
@@ -469,7 +436,7 @@ def test_query_children_die_with_the_process_that_started_them():
 
 FREED_BLOCK_KEPT = """
 import sys
-from autokg.engine.executor import map_large_blocks, private_bytes
+from autokg.engine.memory import map_large_blocks, private_bytes
 if sys.argv[1] == "mapped":
     map_large_blocks()
 block = bytearray(16 << 20); del block  # by default, this raises malloc's threshold to 16 MiB

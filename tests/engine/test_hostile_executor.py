@@ -6,21 +6,14 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pyoxigraph as ox
-import pytest
-
-from autokg.engine.executor import MIB, Executor, Job
+from autokg.engine.executor import Executor
+from autokg.engine.jobs import Job
+from autokg.engine.memory import MIB
+from support.executors import running_executor
 from support.queries import doubling
 
 SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
 QUICK = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
-
-
-@pytest.fixture
-def store(files):
-    store = ox.Store()
-    store.bulk_load(path=str(files.root / "dist" / "autokg.nq"), format=ox.RdfFormat.N_QUADS)
-    return store
 
 
 def run_in_threads(runner: Executor, jobs: list[tuple[str, float]], started_first: int) -> list:
@@ -36,57 +29,45 @@ def run_in_threads(runner: Executor, jobs: list[tuple[str, float]], started_firs
 
 
 def test_a_query_past_the_slots_and_their_queue_is_turned_away_at_once(store):
-    runner = Executor(store, slots=1, queue=1)
-    try:
+    with running_executor(store, slots=1, queue=1) as runner:
         running, queued, turned_away = run_in_threads(runner, [(SLOW, 3), (SLOW, 3), (QUICK, 30)], started_first=2)
         outcome = turned_away.result(timeout=1)  # at once, not after the others or the 30 s timeout
         assert outcome.status == 503 and ("Retry-After", "2") in outcome.headers
         assert b"places of their queue are taken" in outcome.body
         assert running.result().status == 503 and queued.result().status == 503  # each stopped at its timeout
-    finally:
-        runner.stop()
 
 
 def test_time_in_the_queue_counts_toward_the_timeout(store):
-    runner = Executor(store, slots=1, queue=1)
-    try:
+    with running_executor(store, slots=1, queue=1) as runner:
         running, queued = run_in_threads(runner, [(SLOW, 3), (QUICK, 1)], started_first=1)
         outcome = queued.result(timeout=2)
         assert outcome.status == 503 and ("Retry-After", "2") in outcome.headers
         running.result()
-    finally:
-        runner.stop()
 
 
 def test_no_more_threads_than_allowed_wait_for_queries(store):
-    runner = Executor(store, slots=1, queue=4, threads=1)
-    try:
+    with running_executor(store, slots=1, queue=4, threads=1) as runner:
         running, turned_away = run_in_threads(runner, [(SLOW, 3), (QUICK, 30)], started_first=1)
         outcome = turned_away.result(timeout=1)
         assert outcome.status == 503 and b"threads for long requests are all receiving bodies, waiting for queries" in outcome.body
         assert ("Retry-After", "2") in outcome.headers
         running.result()
         assert runner.run(Job(QUICK, "text/csv", None), 10).status == 200  # the thread is given back
-    finally:
-        runner.stop()
 
 
 def test_a_query_over_the_memory_limit_is_stopped_and_said_so(store, caplog):
-    runner = Executor(store, slots=1, memory=64 * MIB)
-    caplog.set_level(logging.INFO, logger="autokg.engine.executor")
-    try:
+    caplog.set_level(logging.INFO, logger="autokg.engine.kill_on_timeout.keeper")
+    with running_executor(store, slots=1, memory=64 * MIB) as runner:
         assert runner.run(Job(doubling(10), "text/csv", None), 20).status == 200  # 1 KiB: well within
         outcome = runner.run(Job(doubling(28), "text/csv", None), 20)  # 256 MiB
         assert outcome.status == 422
         assert b"limit of 64 MiB of working memory" in outcome.body
         assert any("aborted (SIGABRT)" in record.getMessage() and "64 MiB" in record.getMessage() for record in caplog.records)
         assert runner.run(Job(QUICK, "text/csv", None), 10).status == 200  # a fresh child took the slot
-    finally:
-        runner.stop()
 
 
 def test_a_page_takes_a_place_for_long_requests_and_is_turned_away_without_one():
-    from autokg.engine.executor import Allowance, Gate
+    from autokg.engine.gate import Allowance, Gate
     from autokg.web.app import GatedRequests
 
     release = threading.Event()

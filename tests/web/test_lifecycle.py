@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from autokg.engine.executor import CHILD_NAME
+from autokg.engine.kill_on_timeout.child import CHILD_NAME
 from support.paths import ROOT
 from support.servers import free_port, still_running, wait_until
 

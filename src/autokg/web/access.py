@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from werkzeug.http import HTTP_STATUS_CODES
 
-from autokg.engine.executor import Outcome
+from autokg.engine.jobs import Outcome
 
 #: headers every response carries: any origin may read the answers, without credentials, and no browser may
 #: take an answer for another type than the one it is sent as (a CSV cell sniffed as HTML, say)

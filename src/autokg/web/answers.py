@@ -7,7 +7,7 @@ import hashlib
 from flask import Flask, Response, current_app, g, request, url_for
 
 from autokg.config import PREFIXES
-from autokg.engine.executor import Job, Outcome
+from autokg.engine.jobs import Job, Outcome
 from autokg.errors import BadRequest
 from autokg.query.guards import check_query
 from autokg.rdf.sparql import query_form

@@ -9,7 +9,8 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from autokg.config import project_files
-from autokg.engine.executor import LONG_REQUESTS_BUSY, MIB, Allowance, Gate, default_query_memory
+from autokg.engine.gate import LONG_REQUESTS_BUSY, Allowance, Gate
+from autokg.engine.memory import MIB, default_query_memory
 from autokg.errors import AutokgError, Busy
 from autokg.query.matching import name_index
 from autokg.settings import resolve
@@ -77,7 +78,7 @@ def is_short(path: str) -> bool:
 
 
 class GatedRequests:
-    """WSGI middleware: each request runs inside the executor's gate (see executor.Gate); its body was read
+    """WSGI middleware: each request runs inside the executor's gate (see engine.gate.Gate); its body was read
     before (see bodies.BoundedBodies). A page takes a place of the worker's allowance for long requests, and is
     answered 503 with Retry-After when there is none: a flood of searches or near-match pages, a few milliseconds
     each, took every thread and kept lookups waiting for one (lookup median 42 ms instead of 1.2 in the soak)."""

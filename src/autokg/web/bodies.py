@@ -6,7 +6,7 @@ clients sending 10 bytes a second stalled every request of their worker; a decla
 end before its 413; a chunked body was cut at the cap and run. Here a body over the cap is refused (413) unread
 when its length is declared, and as soon as the cap is passed when it is chunked, never truncated. A thread that
 receives a body takes one of the worker's places for long requests, which it shares with the threads waiting for
-queries and rendering pages (executor.Allowance: one fewer than its request threads), so that clients sending
+queries and rendering pages (engine.gate.Allowance: one fewer than its request threads), so that clients sending
 slowly cannot take every thread from the short requests (lookups, /health). When the allowance is used
 up, a request with a body is answered 503 with Retry-After at once.
 
@@ -21,7 +21,8 @@ import contextlib
 import io
 from collections.abc import Callable, Iterable
 
-from autokg.engine.executor import LONG_REQUESTS_BUSY, RETRY_LATER, Allowance
+from autokg.engine.gate import LONG_REQUESTS_BUSY, Allowance
+from autokg.engine.jobs import RETRY_LATER
 from autokg.web.access import AccessLog, wsgi_response
 from autokg.web.failures import error_outcome
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Response
 from werkzeug.exceptions import HTTPException
 
-from autokg.engine.executor import RETRY_LATER, Outcome, text_outcome
+from autokg.engine.jobs import RETRY_LATER, Outcome, text_outcome
 from autokg.errors import AutokgError, Busy
 
 #: what the errors Flask raises itself say, where Werkzeug's description does not suit a plain-text answer

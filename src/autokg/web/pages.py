@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 
 from autokg.build.release import published, schema_org_dataset
 from autokg.config import ONTOLOGY_NS, PREFIXES, RESOURCE_NS, VOCAB_NS, prologue
-from autokg.engine.executor import Outcome
+from autokg.engine.jobs import Outcome
 from autokg.errors import BadRequest, NotAcceptable, NotFound, RefusedQuery
 from autokg.query import entities, matching
 from autokg.query.names import MAX_QUERY, NameIndex

@@ -24,7 +24,8 @@ from granian.http import HTTP1Settings  # noqa: E402
 from granian.log import LogLevels  # noqa: E402
 from granian.server import Server  # noqa: E402
 
-from autokg.engine.executor import end_forks_with_this_process, map_large_blocks, memory_bytes  # noqa: E402
+from autokg.engine.kill_on_timeout.child import end_forks_with_this_process  # noqa: E402
+from autokg.engine.memory import map_large_blocks, memory_bytes  # noqa: E402
 from autokg.errors import AutokgError  # noqa: E402
 from autokg.web.app import create_app  # noqa: E402
 
@@ -61,7 +62,7 @@ def build_server(settings: Mapping[str, object]) -> tuple[Server, Flask]:
         interface=Interfaces.WSGI,
         websockets=False,
         workers=int(config["WORKERS"]),
-        # a thread waiting for a long query leaves the worker's other threads free (see executor.Gate)
+        # a thread waiting for a long query leaves the worker's other threads free (see engine.gate.Gate)
         blocking_threads=int(config["THREADS"]),
         respawn_failed_workers=True,
         workers_max_rss=worker_max_rss(*memory_bytes()),
