@@ -133,7 +133,7 @@ class LeanOxigraphStore(OxigraphStore):
         super().__init__(*args, **kwargs)
         self._iris: dict[ox.NamedNode, URIRef] = {}
 
-    def term(self, term):  # type: ignore[no-untyped-def]
+    def term(self, term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> Node:
         """An Oxigraph term as rdflib's, as oxrdflib converts it."""
         if isinstance(term, ox.NamedNode):
             iri = self._iris.get(term)

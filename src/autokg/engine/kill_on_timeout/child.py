@@ -22,7 +22,8 @@ class SlotRecord(Protocol):
 
     memory: int
 
-    def set_deadline(self, slot: int, deadline: float) -> None: ...
+    def set_deadline(self, slot: int, deadline: float) -> None:
+        """Record when the job the slot's child runs must end (0: no job)."""
 
 
 def serve_jobs(store: Queryable, listener: socket.socket, children: SlotRecord, slot: int) -> None:
