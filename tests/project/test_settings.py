@@ -191,6 +191,7 @@ def test_a_named_settings_file_that_is_missing_is_refused(tmp_path):
         resolve({}, {"AUTOKG_CONFIG": str(tmp_path / "missing.cfg")})
 
 
+@pytest.mark.live
 def test_serve_refuses_a_bad_settings_file_before_anything_starts(tmp_path):
     config = write_file(tmp_path / "autokg.cfg", "HEADER_TIMEOUT = 0\n")
     result = subprocess.run([sys.executable, "-m", "autokg.cli", "serve", "--port", "0", "--config", str(config)],

@@ -16,6 +16,8 @@ from support.paths import ROOT
 #: names whose use starts a process that keeps running (a server, an engine, a browser), or names `autokg serve`
 STARTER_NAMES = {"Popen", "Chrome"}
 STARTER_CONSTANTS = {"serve"}
+#: what runs a command line: "serve" beside one of these starts the server, beside parse_args only names it
+RUNNERS = {"run", "check_output", "call", "main"}
 #: the environment variable naming the file the plugin writes
 OUTPUT = "AUTOKG_STARTERS_OUTPUT"
 
@@ -73,7 +75,8 @@ def starts_server(roots: list, fixture_function=lambda name: None) -> bool:
                 continue
             seen.add(code)
             strings = {c for c in code.co_consts if isinstance(c, str)}
-            if STARTER_NAMES & set(code.co_names) or STARTER_CONSTANTS & strings:
+            runs = RUNNERS & set(code.co_names) or "runner" in code.co_varnames
+            if STARTER_NAMES & set(code.co_names) or (STARTER_CONSTANTS & strings and runs):
                 return True
             # globals, and modules imported inside a function (`from support.servers import serving`)
             found = [function.__globals__.get(name) or imported(name) for name in code.co_names]

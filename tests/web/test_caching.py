@@ -123,6 +123,7 @@ def test_a_dataset_file_is_versioned_by_its_content(tmp_path):
     assert tags[0] != tags[1] == tags[2]
 
 
+@pytest.mark.live
 def test_a_backend_store_is_not_immutable_so_gets_no_etag(autokg_on_oxigraph):
     from autokg.web.app import create_app
 
@@ -133,6 +134,7 @@ def test_a_backend_store_is_not_immutable_so_gets_no_etag(autokg_on_oxigraph):
         assert response.headers["Cache-Control"] == NOT_CACHED
 
 
+@pytest.mark.live
 def test_a_real_client_revalidates_against_a_live_server(live_server):
     url = live_server + SELECT
     with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": "text/csv"}), timeout=30) as reply:
