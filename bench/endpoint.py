@@ -44,8 +44,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from autokg.config import SERVER_DEFAULTS  # noqa: E402
 from autokg.query.catalog import load_catalog, with_parameters  # noqa: E402
+from autokg.settings import BY_NAME  # noqa: E402
 
 import gen  # noqa: E402
 
@@ -53,7 +53,7 @@ VENV_BIN = Path(sys.executable).parent
 ACCEPT = "application/sparql-results+json"
 #: autokg's query timeout here, seconds, and how many queries it evaluates at once (its default)
 AUTOKG_TIMEOUT = 60.0
-AUTOKG_SLOTS = int(SERVER_DEFAULTS["QUERY_SLOTS"])
+AUTOKG_SLOTS = int(BY_NAME["QUERY_SLOTS"].default)
 
 
 def free_port() -> int:

@@ -43,7 +43,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from autokg.config import SERVER_DEFAULTS  # noqa: E402
+from autokg.settings import BY_NAME  # noqa: E402
 
 import endpoint  # noqa: E402
 import gen  # noqa: E402
@@ -334,7 +334,7 @@ def declared_oversize(clients: Clients, args: argparse.Namespace) -> None:
 
 def chunked_oversize(clients: Clients, args: argparse.Namespace) -> None:
     """A chunked body past the cap whose first MiB is a valid query: anything but 413 is wrong, 200 most of all."""
-    cap = int(SERVER_DEFAULTS["MAX_CONTENT_LENGTH"])
+    cap = int(BY_NAME["MAX_CONTENT_LENGTH"].default)
     text = b"ASK { ?s ?p ?o }" + b" " * cap + b" this is not SPARQL }"
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(text[i:i + 65536]), text[i:i + 65536]) for i in range(0, len(text), 65536))
     head = request_bytes("POST", "/sparql", {"Content-Type": "application/sparql-query", "Accept": ACCEPT,
@@ -692,7 +692,7 @@ def main(argv: list[str] | None = None) -> None:
         server.stop()
     quads = sum(1 for _ in nquads.open())
     print(table(phases, f"soak: {quads} quads (seed {args.seed}), {args.workers} workers x {args.threads} threads, "
-                        f"{args.query_slots} query slots, timeout {SERVER_DEFAULTS['TIMEOUT']:g} s; "
+                        f"{args.query_slots} query slots, timeout {BY_NAME['TIMEOUT'].default:g} s; "
                         f"{half:g} s without attackers, then {half:g} s with them"))
     print(f"\nserver log: {server.log.name}")
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autokg import resources
-from autokg.settings import defaults, split_list
 
 ONTOLOGY_NS = "https://w3id.org/autokg/ontology#"
 VOCAB_NS = "https://w3id.org/autokg/vocab/"
@@ -118,7 +117,3 @@ def project_files(root: Path | str | None = None) -> ProjectFiles:
     chosen = Path(root or os.environ.get("AUTOKG_ROOT") or resources.project_root()).resolve()
     return ProjectFiles(chosen, resources.build_folder(chosen))
 
-
-#: the server settings' defaults, for the benchmarks; the table itself, with types, bounds and flags, is settings.py
-SERVER_DEFAULTS = defaults()
-allow_list = split_list

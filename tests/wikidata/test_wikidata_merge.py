@@ -13,10 +13,11 @@ import urllib.parse
 import pytest
 from rdflib import Graph, Namespace, URIRef
 
-from autokg.config import SERVER_DEFAULTS, allow_list, project_files
+from autokg.config import project_files
 from autokg.errors import AutokgError
 from autokg.query.catalog import load_catalog
 from autokg.query.entities import select, text
+from autokg.settings import BY_NAME, split_list
 from autokg.stores.embedded import open_store
 from autokg.stores.remote import WIKIDATA_ENDPOINT, select_remote
 from support.paths import TESTS
@@ -272,7 +273,7 @@ def test_client_does_not_retry_a_bad_request(flaky):
 
 
 def test_default_allow_list_is_wikidata_alone():
-    assert allow_list(SERVER_DEFAULTS["SERVICE_ALLOW_LIST"]) == (WIKIDATA_ENDPOINT,)
+    assert split_list(BY_NAME["SERVICE_ALLOW_LIST"].default) == (WIKIDATA_ENDPOINT,)
 
 
 def test_federated_queries_list_exactly_the_linked_organizations(files):

@@ -7,7 +7,7 @@ import tempfile
 import threading
 import time
 
-from autokg.config import SERVER_DEFAULTS
+from autokg.settings import BY_NAME
 from autokg.stores.embedded import PerProcess
 
 
@@ -93,4 +93,4 @@ class QuerySlots:
             self.freed.notify()
 
 
-DEFAULT_SLOTS = int(SERVER_DEFAULTS["QUERY_SLOTS"])
+DEFAULT_SLOTS = int(BY_NAME["QUERY_SLOTS"].default)
