@@ -14,6 +14,7 @@ tests/validate/test_shacl_engine.py checks that the findings are identical with 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -27,12 +28,16 @@ from pyshacl.helper.sparql_query_helper import SPARQLQueryHelper
 from rdflib import Graph, URIRef
 from rdflib.term import Node
 
+from autokg.validate.lean_shapes import lean_validator
 from autokg.validate.whole_graph import binds_this_first, rows_by_focus, violations
 
 #: how many focus nodes a SPARQL-based constraint is run for one by one before it runs once over the whole graph:
 #: checking that the whole-graph query is exact parses it with rdflib (0.45 s of CPU), worth about 150 per-node
 #: queries on Oxigraph (3 ms each, on 20k synthetic triples)
 PER_NODE_QUERIES = 150
+#: or once its per-node queries have taken that long: UnbackedShortcutShape took 66 ms a node with $this bound
+#: on 60k triples (Oxigraph plans the bound query worse) against 0.07 s for the whole graph
+PER_NODE_SECONDS = 0.45
 
 
 class LookupCachingGraph(Graph):
@@ -93,24 +98,37 @@ def faster_pyshacl() -> Iterator[None]:
     # the data graph does not change while pyshacl validates: one block, one validation
     answers: dict[tuple, dict] = {}
     asked: Counter = Counter()
+    spent: Counter = Counter()
 
     def query_once(self, query, init_binds, target_graph):  # type: ignore[no-untyped-def]
         if set(init_binds) == {"this"} and isinstance(target_graph.store, OxigraphStore):
             key = (id(target_graph), query)
             asked[key] += 1
-            if key in answers or (asked[key] > PER_NODE_QUERIES and binds_this_first(query)):
+            if key in answers or ((asked[key] > PER_NODE_QUERIES or spent[key] > PER_NODE_SECONDS) and binds_this_first(query)):
                 if key not in answers:
                     answers[key] = rows_by_focus(target_graph.query(query))
                 return violations(answers[key].get(init_binds["this"], []))
+            started = time.perf_counter()
+            try:
+                return original_query(self, query, init_binds, target_graph)
+            finally:
+                spent[key] += time.perf_counter() - started
         return original_query(self, query, init_binds, target_graph)
 
+    original_validate = pyshacl.shape.Shape.validate
+    frozen: list[LeanOxigraphStore] = []
     try:
         # Shape.validate reads (parameters, map) from this module attribute when it is set
         pyshacl.shape.CONSTRAINT_PARAMS = (frozenset(ALL_CONSTRAINT_PARAMETERS), CONSTRAINT_PARAMETERS_MAP)
         SPARQLQueryHelper.check_invalid_sparql = check_once
         SPARQLBasedConstraint._validate_sparql_query = query_once
+        pyshacl.shape.Shape.validate = lean_validator(
+            original_validate, frozenset(ALL_CONSTRAINT_PARAMETERS), CONSTRAINT_PARAMETERS_MAP, frozen)
         yield
     finally:
+        pyshacl.shape.Shape.validate = original_validate
+        for store in frozen:
+            store.thaw()
         SPARQLBasedConstraint._validate_sparql_query = original_query
         SPARQLQueryHelper.check_invalid_sparql = original_check
         if saved_params is None:
@@ -132,6 +150,7 @@ class LeanOxigraphStore(OxigraphStore):
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self._iris: dict[ox.NamedNode, URIRef] = {}
+        self._index: tuple | None = None
 
     def term(self, term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> Node:
         """An Oxigraph term as rdflib's, as oxrdflib converts it."""
@@ -144,10 +163,77 @@ class LeanOxigraphStore(OxigraphStore):
             return iri
         return from_ox(term)
 
+    def freeze(self, graph: Graph) -> None:
+        """Answer the triple patterns pyshacl asks most about `graph` from dictionaries until the store next changes.
+
+        pyshacl asks for millions of them while validating and changes nothing; each one through Oxigraph cost a
+        query, a conversion of every term and several generators (half of the remaining time on 60k triples).
+        """
+        by_subject: dict[Node, dict[Node, list[Node]]] = {}
+        by_predicate: dict[Node, dict[Node, list[Node]]] = {}
+        term = self.term
+        for quad in self._inner.quads_for_pattern(None, None, None, to_ox_quad_pattern((None, None, None), graph)[3]):
+            s, p, o = term(quad.subject), term(quad.predicate), term(quad.object)
+            by_subject.setdefault(s, {}).setdefault(p, []).append(o)
+            by_predicate.setdefault(p, {}).setdefault(o, []).append(s)
+        self._index = (graph.identifier, by_subject, by_predicate)
+
+    def thaw(self) -> None:
+        """Drop the index of `freeze`: from now on Oxigraph answers every pattern again."""
+        self._index = None
+
+    def add(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self._index = None
+        return super().add(*args, **kwargs)
+
+    def addN(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self._index = None
+        return super().addN(*args, **kwargs)
+
+    def remove(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self._index = None
+        return super().remove(*args, **kwargs)
+
+    def update(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self._index = None
+        return super().update(*args, **kwargs)
+
     def triples(self, triple_pattern, context=None):  # type: ignore[no-untyped-def]
+        index = self._index
+        if index is not None and context is not None and context.identifier == index[0]:
+            found = indexed(triple_pattern, index[1], index[2])
+            if found is not None:
+                contexts = (context,)
+                return ((triple, iter(contexts)) for triple in found)
         try:
             quads = self._inner.quads_for_pattern(*to_ox_quad_pattern(triple_pattern, context))
         except (TypeError, ValueError):
             return iter(())
         term = self.term
         return (((term(q.subject), term(q.predicate), term(q.object)), iter((context,))) for q in quads)
+
+
+def indexed(pattern: tuple, by_subject: dict, by_predicate: dict) -> Iterator[tuple] | None:
+    """The triples matching a pattern, from the dictionaries of LeanOxigraphStore.freeze; None for the patterns
+    they do not answer (an object alone, or a subject and an object)."""
+    s, p, o = pattern
+    if s is not None:
+        predicates = by_subject.get(s)
+        if o is not None and p is None:
+            return None
+        if predicates is None:
+            return iter(())
+        if p is None:
+            return ((s, q, x) for q, xs in predicates.items() for x in xs)
+        objects = predicates.get(p, ())
+        if o is None:
+            return ((s, p, x) for x in objects)
+        return iter(((s, p, o),)) if o in objects else iter(())
+    if p is None:
+        return None
+    objects = by_predicate.get(p)
+    if objects is None:
+        return iter(())
+    if o is None:
+        return ((x, p, y) for y, xs in objects.items() for x in xs)
+    return ((x, p, o) for x in objects.get(o, ()))

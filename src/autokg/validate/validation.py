@@ -53,6 +53,8 @@ class CountCachingGraph(Graph):
     def load(self, quads: Iterable[ox.Quad]) -> None:
         """Add Oxigraph quads straight to the store, without turning each into rdflib terms and back."""
         self._size = None
+        if isinstance(self.store, LeanOxigraphStore):
+            self.store.thaw()
         name = ox.BlankNode(str(self.identifier))
         self.store._inner.extend(ox.Quad(q.subject, q.predicate, q.object, name) for q in quads)  # oxrdflib's Store
 
