@@ -23,21 +23,22 @@ import pyshacl.shape
 from oxrdflib import OxigraphStore
 from oxrdflib._converter import from_ox, to_ox_quad_pattern
 from pyshacl.constraints import ALL_CONSTRAINT_PARAMETERS, CONSTRAINT_PARAMETERS_MAP
+from pyshacl.constraints.constraint_component import ConstraintComponent
 from pyshacl.constraints.sparql.sparql_based_constraints import SPARQLBasedConstraint
 from pyshacl.helper.sparql_query_helper import SPARQLQueryHelper
 from rdflib import Graph, URIRef
 from rdflib.term import Node
 
-from autokg.validate.lean_shapes import lean_validator
+from autokg.validate.lean_shapes import Runner
 from autokg.validate.whole_graph import binds_this_first, rows_by_focus, violations
 
 #: how many focus nodes a SPARQL-based constraint is run for one by one before it runs once over the whole graph:
-#: checking that the whole-graph query is exact parses it with rdflib (0.45 s of CPU), worth about 150 per-node
-#: queries on Oxigraph (3 ms each, on 20k synthetic triples)
-PER_NODE_QUERIES = 150
-#: or once its per-node queries have taken that long: UnbackedShortcutShape took 66 ms a node with $this bound
-#: on 60k triples (Oxigraph plans the bound query worse) against 0.07 s for the whole graph
-PER_NODE_SECONDS = 0.45
+#: checking that the whole-graph query is exact parses it with rdflib (0.23 s of CPU), worth about 50 per-node
+#: queries on Oxigraph (1-3 ms each on 60k synthetic triples); the project's own data stays below it
+PER_NODE_QUERIES = 50
+#: or once its per-node queries have taken as long as that parse: UnbackedShortcutShape took 66 ms a node with
+#: $this bound on 60k triples (Oxigraph plans the bound query worse) against 0.07 s for the whole graph
+PER_NODE_SECONDS = 0.25
 
 
 class LookupCachingGraph(Graph):
@@ -53,6 +54,13 @@ class LookupCachingGraph(Graph):
         answer = self._answers.get(triple)
         if answer is None:
             answer = self._answers[triple] = tuple(super().triples(triple))
+        return iter(answer)
+
+    def items(self, list_node: Node) -> Iterator[Node]:
+        """The members of an RDF list, remembered: pyshacl reads each sh:or, sh:xone and sh:in list on every call."""
+        answer = self._answers.get(("items", list_node))
+        if answer is None:
+            answer = self._answers[("items", list_node)] = tuple(super().items(list_node))
         return iter(answer)
 
     def add(self, triple):  # type: ignore[no-untyped-def]
@@ -116,17 +124,22 @@ def faster_pyshacl() -> Iterator[None]:
         return original_query(self, query, init_binds, target_graph)
 
     original_validate = pyshacl.shape.Shape.validate
+    original_description = ConstraintComponent.make_v_result_description
     frozen: list[LeanOxigraphStore] = []
     try:
         # Shape.validate reads (parameters, map) from this module attribute when it is set
         pyshacl.shape.CONSTRAINT_PARAMS = (frozenset(ALL_CONSTRAINT_PARAMETERS), CONSTRAINT_PARAMETERS_MAP)
         SPARQLQueryHelper.check_invalid_sparql = check_once
         SPARQLBasedConstraint._validate_sparql_query = query_once
-        pyshacl.shape.Shape.validate = lean_validator(
-            original_validate, frozenset(ALL_CONSTRAINT_PARAMETERS), CONSTRAINT_PARAMETERS_MAP, frozen)
+        # the text report pyshacl writes beside the results graph, which autokg does not read: 11% of the time,
+        # mostly for the results of nested shapes that only decide sh:or, sh:xone and sh:not
+        ConstraintComponent.make_v_result_description = lambda *args, **kwargs: ""
+        runner = Runner(original_validate, frozenset(ALL_CONSTRAINT_PARAMETERS), CONSTRAINT_PARAMETERS_MAP, frozen)
+        pyshacl.shape.Shape.validate = lambda shape, *args, **kwargs: runner.validate(shape, *args, **kwargs)
         yield
     finally:
         pyshacl.shape.Shape.validate = original_validate
+        ConstraintComponent.make_v_result_description = original_description
         for store in frozen:
             store.thaw()
         SPARQLBasedConstraint._validate_sparql_query = original_query
@@ -142,26 +155,25 @@ class LeanOxigraphStore(OxigraphStore):
 
     rdflib's Graph.triples ignores the contexts a store gives back, yet oxrdflib makes one Graph object per
     triple for them, and turns the same IRIs into URIRefs again and again: a third of pyshacl's time on the
-    data graph. IRIs are converted once here (the cache is dropped when it grows past CACHE_SIZE).
+    data graph. Terms are converted once here (the cache is dropped when it grows past CACHE_SIZE).
     """
 
     CACHE_SIZE = 500_000
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self._iris: dict[ox.NamedNode, URIRef] = {}
+        self._iris: dict[ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple, Node] = {}
         self._index: tuple | None = None
 
     def term(self, term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> Node:
         """An Oxigraph term as rdflib's, as oxrdflib converts it."""
-        if isinstance(term, ox.NamedNode):
-            iri = self._iris.get(term)
-            if iri is None:
-                if len(self._iris) > self.CACHE_SIZE:
-                    self._iris.clear()
-                iri = self._iris[term] = URIRef(term.value)
-            return iri
-        return from_ox(term)
+        known = self._iris.get(term)
+        if known is None:
+            if len(self._iris) > self.CACHE_SIZE:
+                self._iris.clear()
+            # literals too: building an rdflib Literal parses its value, and the same ones recur (years, flags)
+            known = self._iris[term] = URIRef(term.value) if isinstance(term, ox.NamedNode) else from_ox(term)
+        return known
 
     def freeze(self, graph: Graph) -> None:
         """Answer the triple patterns pyshacl asks most about `graph` from dictionaries until the store next changes.
