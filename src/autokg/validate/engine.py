@@ -182,13 +182,12 @@ class LeanOxigraphStore(OxigraphStore):
         query, a conversion of every term and several generators (half of the remaining time on 60k triples).
         """
         by_subject: dict[Node, dict[Node, list[Node]]] = {}
-        by_predicate: dict[Node, dict[Node, list[Node]]] = {}
         term = self.term
         for quad in self._inner.quads_for_pattern(None, None, None, to_ox_quad_pattern((None, None, None), graph)[3]):
-            s, p, o = term(quad.subject), term(quad.predicate), term(quad.object)
-            by_subject.setdefault(s, {}).setdefault(p, []).append(o)
-            by_predicate.setdefault(p, {}).setdefault(o, []).append(s)
-        self._index = (graph.identifier, by_subject, by_predicate)
+            by_subject.setdefault(term(quad.subject), {}).setdefault(term(quad.predicate), []).append(term(quad.object))
+        # by predicate, then object: made for a predicate when first asked for; pyshacl asks for a handful
+        # (rdf:type, rdfs:subClassOf, the targets' predicates)
+        self._index = (graph.identifier, by_subject, {})
 
     def thaw(self) -> None:
         """Drop the index of `freeze`: from now on Oxigraph answers every pattern again."""
@@ -245,7 +244,10 @@ def indexed(pattern: tuple, by_subject: dict, by_predicate: dict) -> Iterator[tu
         return None
     objects = by_predicate.get(p)
     if objects is None:
-        return iter(())
+        objects = by_predicate[p] = {}
+        for subject, predicates in by_subject.items():
+            for x in predicates.get(p, ()):
+                objects.setdefault(x, []).append(subject)
     if o is None:
         return ((x, p, y) for y, xs in objects.items() for x in xs)
     return ((x, p, o) for x in objects.get(o, ()))

@@ -114,6 +114,9 @@ class Runner:
     def __init__(self, original: Callable, parameters: frozenset, constraint_map: dict, frozen: list) -> None:
         self.original, self.parameters, self.constraint_map, self.frozen = original, parameters, constraint_map, frozen
         self.plans: dict[int, Plan] = {}
+        #: above 0 while shapes run only to decide sh:or, sh:xone, sh:and, sh:not and qualified counts, whose
+        #: results nobody reads: pyshacl's result building (messages, path copies) is then skipped
+        self.judging = 0
 
     def plan(self, shape: Shape) -> Plan:
         """The shape's plan, made on first use."""
@@ -168,14 +171,23 @@ class Runner:
             component_path = path[:]
             component_path.append(component)
             batched = BATCHED.get(type(component))
-            if batched is not None:
-                conform, reports, failing, by_focus = batched(self, component, executor, target_graph, values, component_path)
-            else:
-                conform, reports = component.evaluate(executor, target_graph, values, component_path)
-                by_focus = defaultdict(list)
-                for report in reports:
-                    by_focus[focus_of(report)].append(report)
-                failing = set(by_focus)
+            previous = component.__dict__.get("make_v_result")
+            if self.judging:
+                component.make_v_result = bare_result(component)
+            try:
+                if batched is not None:
+                    conform, reports, failing, by_focus = batched(self, component, executor, target_graph, values, component_path)
+                else:
+                    conform, reports = component.evaluate(executor, target_graph, values, component_path)
+                    by_focus = defaultdict(list)
+                    for report in reports:
+                        by_focus[focus_of(report)].append(report)
+                    failing = set(by_focus)
+            finally:
+                if previous is not None:
+                    component.make_v_result = previous
+                elif self.judging:
+                    del component.make_v_result
             if not (conform or allow_conform) and not all_allowed(reports, allowed):
                 outcome.conform = False
             if not allow_conform:
@@ -205,9 +217,28 @@ class Runner:
         distinct = list(dict.fromkeys(v for vs in values.values() for v in vs))
         return self.run(shape, executor, target_graph, distinct, path[:])
 
+    def judged(self, shape: Shape, executor: Any, target_graph: Any, values: dict, path: list) -> Outcome:
+        """`nested`, for a conformance only: the results are not built in full."""
+        self.judging += 1
+        try:
+            return self.nested(shape, executor, target_graph, values, path)
+        finally:
+            self.judging -= 1
+
     def again(self, shape: Shape, executor: Any, target_graph: Any, node: Any, path: list) -> Outcome:
         """`shape` run for one node again, for new result nodes where pyshacl makes them once per value node."""
         return self.run(shape, executor, target_graph, [node], path[:])
+
+
+def bare_result(component: Any) -> Callable:
+    """A stand-in for the component's make_v_result giving what conformance needs: the focus node and severity."""
+    severity = component.shape.severity
+
+    def make(datagraph: Any, focus_node: Any, *args: Any, **kwargs: Any) -> tuple:
+        node = object()
+        return "", node, [(node, SH_RESULT_SEVERITY, severity), (node, SH_FOCUS_NODE, (datagraph, focus_node))]
+
+    return make
 
 
 def all_allowed(reports: Any, allowed: set) -> bool:
@@ -298,7 +329,7 @@ def logical(runner: Runner, c: Any, executor: Any, g: Any, values: dict, path: l
             shapes = list(dict.fromkeys(shapes))  # pyshacl makes a set of these shapes; xone keeps the list
         if not shapes:
             continue
-        outcomes = [runner.nested(s, executor, g, values, path) for s in shapes]
+        outcomes = [runner.judged(s, executor, g, values, path) for s in shapes]
         for f, vs in values.items():
             for v in vs:
                 if not judge(sum(v not in o.failing for o in outcomes), len(shapes)):
@@ -328,9 +359,9 @@ def qualified(runner: Runner, c: Any, executor: Any, g: Any, values: dict, path:
             names = {s for p in sg.subjects(URIRef(SH + "property"), c.shape.node) for q in sg.objects(p, URIRef(SH + "property"))
                      for s in sg.objects(q, URIRef(SH + "qualifiedValueShape")) if s != node}
             siblings = [s for s in (c.shape.get_other_shape(n) for n in names) if s is not None]
-        outcome = runner.nested(shape, executor, g, values, path)
+        outcome = runner.judged(shape, executor, g, values, path)
         passing = {f: [v for v in vs if v not in outcome.failing] for f, vs in values.items()}
-        sibling_outcomes = [runner.nested(s, executor, g, passing, path) for s in dict.fromkeys(siblings)]
+        sibling_outcomes = [runner.judged(s, executor, g, passing, path) for s in dict.fromkeys(siblings)]
         for f, vs in passing.items():
             conforming = sum(1 for v in vs if all(v in o.failing for o in sibling_outcomes))
             for broken, component in ((c.max_count is not None and conforming > c.max_count, SH_QualifiedMaxCountConstraintComponent),
