@@ -163,3 +163,14 @@ def test_a_process_keeps_the_headers_of_at_most_remembered_answers(app, client, 
     # one no longer kept is still answered 304, found by answering the request
     assert client.get(paths[0], headers={"If-None-Match": tags[0]}).status_code == 304
     assert len(conditional.remembered) == 3
+
+
+@pytest.mark.parametrize("path, accept", [(SELECT, "application/sparql-results+json"), ("/id/saic-motor", "text/html")])
+def test_a_304_found_by_answering_is_logged_as_304(app, client, capfd, path, accept):
+    conditional = app.wsgi_app.wsgi_app
+    tag = get(client, path, accept).headers["ETag"]
+    conditional.remembered.clear()  # as after a restart: the 304 is found by answering the request again
+    capfd.readouterr()
+    assert get(client, path, accept, **{"If-None-Match": tag}).status_code == 304
+    lines = [line for line in capfd.readouterr().err.splitlines() if " rows=" in line]
+    assert [line.split()[1:4] for line in lines] == [["GET", path.split("?")[0], "304"]]

@@ -41,6 +41,20 @@ def preflight_headers(requested: str | None) -> list[tuple[str, str]]:
     return [*PREFLIGHT_HEADERS, ("Access-Control-Allow-Headers", allowed)]
 
 
+#: set in the WSGI environ by autokg.web.caching when the client's If-None-Match holds the answer's ETag, so that
+#: a 200 the caching layer turns into 304 Not Modified is logged as the 304 the client gets
+REVALIDATED = "autokg.revalidated"
+
+
+def logged_status(environ: dict, status: int) -> int:
+    """The status a request's access-log line gives: 304 for a 200 that will go out as Not Modified.
+
+    >>> logged_status({REVALIDATED: True}, 200), logged_status({REVALIDATED: True}, 404), logged_status({}, 200)
+    (304, 404, 200)
+    """
+    return 304 if status == 200 and environ.get(REVALIDATED) else status
+
+
 class AccessLog:
     """One line per request, written straight to a file descriptor: time, method, path, status, duration, rows and query hash.
 

@@ -15,7 +15,7 @@ from autokg.errors import AutokgError, Busy
 from autokg.query.matching import name_index
 from autokg.settings import resolve
 from autokg.web import api, pages, reconciliation, sparql
-from autokg.web.access import CORS_HEADERS, AccessLog, preflight_headers, wsgi_response
+from autokg.web.access import CORS_HEADERS, AccessLog, logged_status, preflight_headers, wsgi_response
 from autokg.web.bodies import BoundedBodies
 from autokg.web.caching import ConditionalGets
 from autokg.web.dataset import backend_dataset, load_served_dataset
@@ -129,7 +129,7 @@ def finish_response(response: Response) -> Response:
     if request.method == "OPTIONS":
         response.headers.extend(preflight_headers(request.headers.get("Access-Control-Request-Headers")))
     duration = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-    current_app.extensions["autokg.access"].write(request.method, request.path, response.status_code, duration,
+    current_app.extensions["autokg.access"].write(request.method, request.path, logged_status(request.environ, response.status_code), duration,
                                                   g.get("rows", "-"), g.get("query_hash", "-"))
     return response
 

@@ -22,7 +22,7 @@ from urllib.parse import unquote_plus
 from flask import Flask
 from werkzeug.http import parse_etags
 
-from autokg.web.access import CORS_HEADERS
+from autokg.web.access import CORS_HEADERS, REVALIDATED
 
 #: seconds a client or a shared cache may reuse an answer before it asks again (with If-None-Match)
 MAX_AGE = 300
@@ -135,6 +135,8 @@ class ConditionalGets:
             if replayed is not None:
                 return self.not_modified(environ, replayed, start_response)
         converted = []
+        if matched:
+            environ[REVALIDATED] = True  # the inner layers log the 304 that their 200 will become
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> object:
             if status.startswith("200 "):

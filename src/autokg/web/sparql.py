@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, unquote_plus
 from flask import Blueprint, Flask, Response, request
 
 from autokg.errors import AutokgError, BadRequest, RefusedQuery
-from autokg.web.access import wsgi_response
+from autokg.web.access import logged_status, wsgi_response
 from autokg.web.answers import answer, query_hash, run_checked
 from autokg.web.description import service_description_response
 from autokg.web.failures import error_response
@@ -127,6 +127,6 @@ class FastGetPath:
             return self.wsgi_app(environ, start_response)  # refused there too, with the reason
         if outcome.status == 406:
             return self.wsgi_app(environ, start_response)  # where a browser is sent to the results page
-        self.app.extensions["autokg.access"].write("GET", "/sparql", outcome.status, (time.perf_counter() - started) * 1000,
+        self.app.extensions["autokg.access"].write("GET", "/sparql", logged_status(environ, outcome.status), (time.perf_counter() - started) * 1000,
                                                    outcome.rows, query_hash(query))
         return wsgi_response(outcome, start_response)
