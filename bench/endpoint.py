@@ -150,7 +150,9 @@ def start_each(names: list[str], nquads: Path, workdir: Path, servers: list[Serv
         port = free_port()
         if name == "autokg" or name in variants:
             command = [sys.executable, "-m", "autokg.cli", "serve", "--dataset", str(nquads), "--port", str(port),
-                       "--timeout", f"{AUTOKG_TIMEOUT:g}", "--query-slots", str(AUTOKG_SLOTS)]
+                       "--timeout", f"{AUTOKG_TIMEOUT:g}"]
+            if "AUTOKG_QUERY_SLOTS" not in variants.get(name, {}):  # a flag would override the variant's variable
+                command += ["--query-slots", str(AUTOKG_SLOTS)]
             # every guard on, the access log included (a line per request, to the server's log file here)
             servers.append(Server(name, command, f"http://127.0.0.1:{port}/sparql", env=dict(os.environ, AUTOKG_LOG_LEVEL="info", **variants.get(name, {}))))
         elif name == "oxigraph":
