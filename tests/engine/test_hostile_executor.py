@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -68,6 +69,7 @@ def test_a_query_over_the_memory_limit_is_stopped_and_said_so(store, caplog):
 
 def test_a_page_takes_a_place_for_long_requests_and_is_turned_away_without_one():
     from autokg.engine.gate import Allowance, Gate
+    from autokg.web.access import AccessLog
     from autokg.web.app import GatedRequests
 
     release = threading.Event()
@@ -78,11 +80,12 @@ def test_a_page_takes_a_place_for_long_requests_and_is_turned_away_without_one()
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"ok"]
 
-    gated = GatedRequests(app, Gate(), Allowance(1))
+    log = tempfile.TemporaryFile()
+    gated = GatedRequests(app, Gate(), Allowance(1), AccessLog(log.fileno()))
 
     def call(path: str) -> tuple[str, list, bytes]:
         started = []
-        body = gated({"PATH_INFO": path}, lambda status, headers: started.append((status, headers)))
+        body = gated({"PATH_INFO": path, "REQUEST_METHOD": "GET"}, lambda status, headers: started.append((status, headers)))
         return started[0][0], started[0][1], b"".join(body)
 
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -90,6 +93,8 @@ def test_a_page_takes_a_place_for_long_requests_and_is_turned_away_without_one()
         threading.Event().wait(0.2)
         status, headers, body = call("/id/x")  # the one place is taken: turned away at once
         assert status.startswith("503") and ("Retry-After", "2") in headers and b"rendering pages" in body
+        log.seek(0)
+        assert [line.split()[1:4] for line in log.read().decode().splitlines()] == [["GET", "/id/x", "503"]]
         release.set()
         assert rendering.result(timeout=5)[0].startswith("200")
     assert call("/id/x")[0].startswith("200")  # the place came back
