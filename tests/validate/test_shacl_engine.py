@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rdflib import URIRef
 from rdflib.compare import isomorphic
 
 from autokg.rdf.loading import read_quads
@@ -68,3 +69,30 @@ def test_a_failing_value_shared_by_two_focus_nodes_gives_each_its_own_details(pr
 
 def test_same_findings_as_pyshacl_on_the_project_data(project, files):
     assert same_results(files.data, project)
+
+
+def test_a_sparql_constraint_switches_to_the_whole_graph_on_time_alone(project, files, monkeypatch):
+    # the switch after PER_NODE_SECONDS of per-node queries, with the count switch out of reach
+    monkeypatch.setattr(engine, "PER_NODE_QUERIES", 10**9)
+    monkeypatch.setattr(engine, "PER_NODE_SECONDS", 0.0)
+    whole = []
+    original = engine.rows_by_focus
+    monkeypatch.setattr(engine, "rows_by_focus", lambda rows: whole.append(1) or original(rows))
+    assert same_results(files.data, project)
+    assert whole, "no constraint ran over the whole graph"
+
+
+def test_the_frozen_index_answers_as_oxigraph_does_and_goes_when_the_store_changes(files):
+    graph = oxigraph_graph()
+    for path in files.data:
+        graph.load(read_quads(path))
+    s, p, o = next(iter(graph))
+    patterns = [(s, None, None), (s, p, None), (s, p, o), (None, p, None), (None, p, o), (None, None, o), (s, None, o),
+                (URIRef("urn:nothing"), None, None), (None, URIRef("urn:nothing"), None)]
+    plain = [sorted(graph.triples(pattern)) for pattern in patterns]
+    graph.store.freeze(graph)
+    assert [sorted(graph.triples(pattern)) for pattern in patterns] == plain
+    extra = (s, p, URIRef("urn:new"))
+    graph.add(extra)  # any change drops the index: the new triple is seen
+    assert extra in set(graph.triples((s, p, None)))
+    assert graph.store._index is None
