@@ -13,7 +13,7 @@ from support.paths import ROOT
 PACKAGE = ROOT / "src" / "autokg"
 MODULES = sorted(PACKAGE.rglob("*.py"))
 #: methods that only restate a base class's signature (rdflib's Graph and Store API), documented there
-OVERRIDES = {"triples", "add", "addN", "remove", "update", "write", "flush", "value"}
+OVERRIDES = {"triples", "add", "addN", "remove", "write", "flush", "value"}
 
 
 def public_functions(tree: ast.Module) -> list[ast.FunctionDef]:

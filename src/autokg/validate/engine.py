@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pyoxigraph as ox
 import pyshacl.shape
@@ -149,6 +149,18 @@ def faster_pyshacl() -> Iterator[None]:
             pyshacl.shape.CONSTRAINT_PARAMS = saved_params
 
 
+def dropping_index(name: str) -> Callable:
+    """OxigraphStore's method `name`, which changes the store, dropping the index of LeanOxigraphStore.freeze first."""
+    inherited = getattr(OxigraphStore, name)
+
+    def changing(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self._index = None
+        return inherited(self, *args, **kwargs)
+
+    changing.__name__ = name
+    return changing
+
+
 class LeanOxigraphStore(OxigraphStore):
     """oxrdflib's store, answering triple patterns without building a Graph for each triple's context.
 
@@ -192,21 +204,10 @@ class LeanOxigraphStore(OxigraphStore):
         """Drop the index of `freeze`: from now on Oxigraph answers every pattern again."""
         self._index = None
 
-    def add(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        self._index = None
-        return super().add(*args, **kwargs)
-
-    def addN(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        self._index = None
-        return super().addN(*args, **kwargs)
-
-    def remove(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        self._index = None
-        return super().remove(*args, **kwargs)
-
-    def update(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        self._index = None
-        return super().update(*args, **kwargs)
+    add = dropping_index("add")
+    addN = dropping_index("addN")
+    remove = dropping_index("remove")
+    update = dropping_index("update")
 
     def triples(self, triple_pattern, context=None):  # type: ignore[no-untyped-def]
         index = self._index
