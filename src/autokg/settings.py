@@ -137,6 +137,10 @@ SETTINGS: tuple[Setting, ...] = (
             "within their timeout", "--query-slots", int, 1, shown="the number of CPUs, at least 2"),
     Setting("QUERY_QUEUE", CPUS, "queries that may wait for a slot, server-wide; one more is answered 503 with "
             "Retry-After at once", "--query-queue", int, 0, shown="the number of CPUs, at least 2"),
+    Setting("QUERY_HEAVY_SLOTS", 0, "query slots that heavy queries may hold at once, so that the others stay free "
+            "for cheap queries and pages (0: all but one, at least 1)", "--query-heavy-slots", int, 0),
+    positive("QUERY_HEAVY_SECONDS", 1.0, "a query is heavy when it took this long or longer the last time its worker "
+             "ran it", "--query-heavy-seconds"),
     Setting("QUERY_MEMORY", 0, "working memory a query may take in its child, past which it gets 422 (0: a share of "
             "the machine's memory, 256 MiB to 4 GiB)", "--query-memory", int, 0, metavar="MIB"),
     positive("TIMEOUT", 30.0, "query timeout: a query running longer is stopped and answered 503", "--timeout"),

@@ -24,9 +24,10 @@ SLOW_SECONDS = 2
 
 @pytest.fixture(scope="module")
 def server():
-    """The defaults of a small deployment: 2 workers of 4 threads, 2 query slots, 2 queue places."""
+    """The defaults of a small deployment: 2 workers of 4 threads, 2 query slots, 2 queue places, one slot for
+    heavy queries (here, those that took half a second)."""
     with serving("--workers", "2", "--threads", "4", "--query-slots", "2", "--query-queue", "2", "--timeout", "4",
-                 "--query-memory", "64", log_name="hostile-server.log") as base:
+                 "--query-memory", "64", "--query-heavy-seconds", "0.5", log_name="hostile-server.log") as base:
         yield base
 
 
@@ -173,6 +174,33 @@ def test_a_flood_of_heavy_queries_sheds_load_and_leaves_cheap_requests_answered(
     turned_away = [body for _, _, body in outcomes if b"try again in a few seconds" in body]
     assert len(turned_away) >= 4, "no query was turned away although the slots and the queue were full"
     assert elapsed < 4 + 2 + 2, f"the flood took {elapsed:.1f} s: time queued did not count toward the timeout"
+
+
+def test_a_flood_of_queries_known_to_be_heavy_leaves_a_slot_to_pages_and_cheap_queries(server):
+    heavy = "/sparql?" + urllib.parse.urlencode({"query": CROSS_PRODUCT + " # learned", "timeout": "3"})
+    first, _, body = raw(server, "GET", heavy.replace("timeout=3", "timeout=1"), None, {"Accept": "text/csv"}, 30)
+    assert first == 503 and b"ran longer than 1 s" in body  # now known to take a second: heavy, on every worker
+    cheap = "/sparql?" + urllib.parse.urlencode({"query": "SELECT ?o WHERE { ?s a ?t . ?s ?p ?o } LIMIT 3"})
+    stop = time.monotonic() + 4
+    with ThreadPoolExecutor(max_workers=8) as pool:
+
+        def flood() -> list[int]:
+            statuses = []
+            while time.monotonic() < stop and len(statuses) < 200:
+                statuses.append(raw(server, "GET", heavy, None, {"Accept": "text/csv"}, 30)[0])
+            return statuses
+
+        floods = [pool.submit(flood) for _ in range(6)]
+        time.sleep(0.5)
+        for _ in range(3):
+            started = time.monotonic()
+            page, _, html = raw(server, "GET", "/id/ford", None, {"Accept": "text/html"}, 30)
+            query, _, rows = raw(server, "GET", cheap, None, {"Accept": "text/csv"}, 30)
+            assert page == 200 and b"Ford" in html, (page, html[:200])
+            assert query == 200 and rows.count(b"\n") == 4, (query, rows[:200])
+            assert time.monotonic() - started < 2
+        statuses = [status for future in floods for status in future.result()]
+    assert set(statuses) == {503}, statuses  # one at a time, stopped at its timeout; the others turned away
 
 
 def test_retry_after_comes_with_a_shed_query(server):

@@ -14,13 +14,14 @@ import signal
 import time
 from dataclasses import replace
 
+from autokg.engine.costs import QueryCosts
 from autokg.engine.gate import LONG_REQUESTS_BUSY, Allowance, Gate
 from autokg.engine.in_process import run_lookup, runs_in_process
 from autokg.engine.jobs import Job, Outcome, busy_outcome, text_outcome
 from autokg.engine.kill_on_timeout.keeper import SlotChildren
 from autokg.engine.kill_on_timeout.wire import receive_outcome, send_message
 from autokg.engine.memory import too_much_memory
-from autokg.engine.slots import DEFAULT_SLOTS, QuerySlots, QueueFull
+from autokg.engine.slots import DEFAULT_HEAVY_SECONDS, DEFAULT_SLOTS, NotAdmitted, QuerySlots, QueueFull
 from autokg.query.running import Queryable
 
 
@@ -31,17 +32,21 @@ class Executor:
     Every bound on a query is enforced here: at most `slots` evaluate at once and `queue` more wait, server-wide,
     and a query beyond those is turned away at once with 503 and Retry-After; at most `threads` of a process's
     request threads wait for a query at once (the rest stay free for cheap requests); time spent waiting counts
-    toward the query's timeout; and a child may take `memory` bytes of working memory for a job.
+    toward the query's timeout; a child may take `memory` bytes of working memory for a job; and a query that took
+    `heavy_seconds` or more when it last ran in this process holds one of at most `heavy` slots at once (by
+    default all but one), so that a flood of heavy queries leaves a slot to cheap ones and to pages.
 
     Safe for threads that take turns through its `gate` (see Gate), in this process and in the processes forked
     from it once `start` was called.
     """
 
     def __init__(self, store: Queryable, slots: int = DEFAULT_SLOTS, gate: Gate | None = None, *,
-                 queue: int | None = None, threads: int = 0, memory: int = 0) -> None:
+                 queue: int | None = None, threads: int = 0, memory: int = 0, heavy: int = 0,
+                 heavy_seconds: float = DEFAULT_HEAVY_SECONDS) -> None:
         self.store = store
         self.gate = gate or Gate()
-        self.slots = QuerySlots(slots, queue)
+        self.slots = QuerySlots(slots, queue, heavy or max(1, slots - 1))
+        self.costs = QueryCosts(heavy_seconds)
         self.children = SlotChildren(store, slots, self.gate, memory)
         self.threads = threads
         self.waiting = Allowance(threads) if threads else None
@@ -63,25 +68,42 @@ class Executor:
         if self.runs_in_process(job, timeout):
             return run_lookup(self.store, job)
         deadline = time.monotonic() + timeout
-        if self.waiting is not None and not self.waiting.enter():
-            return busy_outcome(LONG_REQUESTS_BUSY)
+        key = self.costs.key(job.query, job.default_graphs, job.named_graphs)
+        heavy = self.costs.is_heavy(key)
+        entered: list[bool] = []  # whether this thread took a place of `waiting`, once it held a slot or queue place
+
+        def admit() -> bool:
+            entered.append(self.waiting is None or self.waiting.enter())
+            return entered[0]
+
         try:
             with self.gate.opened():
                 try:
-                    slot = self.slots.take(timeout)
+                    slot = self.slots.take(timeout, heavy, admit)
                 except QueueFull:
                     return busy_outcome(f"All {self.slots.count} query slots of this server and the {self.slots.queue} "
-                                        "places of their queue are taken: try again in a few seconds")
+                                        f"places of their queue are taken{self.heavy_note(key, heavy)}: try again in a few seconds")
+                except NotAdmitted:
+                    return busy_outcome(LONG_REQUESTS_BUSY)
             if slot is None:
-                return busy_outcome(f"{self.slots.count} other queries kept this server busy for {timeout:g} s: "
-                                    "try again later")
+                return busy_outcome(f"{self.slots.count} other queries kept this server busy for {timeout:g} s"
+                                    f"{self.heavy_note(key, heavy)}: try again later")
+            started = time.monotonic()
             try:
                 return self.run_in_child(replace(job, deadline=deadline), slot, timeout, deadline)
             finally:
                 self.slots.give_back(slot)
+                self.costs.note(key, time.monotonic() - started)
         finally:
-            if self.waiting is not None:
+            if self.waiting is not None and entered and entered[0]:
                 self.waiting.leave()
+
+    def heavy_note(self, key: bytes, heavy: bool) -> str:
+        """Why a heavy query waited longer than a cheap one would have, for its 503 ('' for a cheap query)."""
+        if not heavy or self.slots.heavy == self.slots.count:
+            return ""
+        return (f" (this query took {self.costs.last(key):.1f} s when it last ran: queries that take "
+                f"{self.costs.heavy_seconds:g} s or more share {self.slots.heavy} of the {self.slots.count} slots)")
 
     def run_in_child(self, job: Job, slot: int, timeout: float, deadline: float) -> Outcome:
         """Run a job in the child of a slot this process holds, killing it at `deadline` (time.monotonic)."""

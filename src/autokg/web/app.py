@@ -36,7 +36,8 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     slots = int(app.config["QUERY_SLOTS"])
     # one request thread of each worker always stays free for requests that need no query slot
     limits = {"queue": int(app.config["QUERY_QUEUE"]), "threads": max(1, int(app.config["THREADS"]) - 1),
-              "memory": int(app.config["QUERY_MEMORY"]) * MIB or default_query_memory(slots)}
+              "memory": int(app.config["QUERY_MEMORY"]) * MIB or default_query_memory(slots),
+              "heavy": int(app.config["QUERY_HEAVY_SLOTS"]), "heavy_seconds": float(app.config["QUERY_HEAVY_SECONDS"])}
     if app.config["BACKEND"]:
         # the backend's answer may be bigger than ours (JSON against CSV, say), so read up to 4 times the cap
         app.extensions["autokg"] = backend_dataset(str(app.config["BACKEND"]), float(app.config["TIMEOUT"]),

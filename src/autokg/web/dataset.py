@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -36,7 +37,7 @@ class ServedDataset:
 
 
 def load_served_dataset(files: ProjectFiles, slots: int, mode: str = "memory", nquads: str = "",
-                        limits: Mapping[str, int] | None = None) -> ServedDataset:
+                        limits: Mapping[str, Any] | None = None) -> ServedDataset:
     """Load the built dataset (building it first if the inputs changed), or the N-Quads file `nquads`.
 
     "memory" loads the N-Quads into an in-memory store: forked workers share its pages, and scans are
@@ -64,7 +65,7 @@ def load_served_dataset(files: ProjectFiles, slots: int, mode: str = "memory", n
 
 
 def backend_dataset(endpoint: str, timeout: float, max_bytes: int, slots: int,
-                    extra_graphs: tuple[str, ...] = (), limits: Mapping[str, int] | None = None) -> ServedDataset:
+                    extra_graphs: tuple[str, ...] = (), limits: Mapping[str, Any] | None = None) -> ServedDataset:
     """The dataset held by a remote SPARQL endpoint; raises BackendError when it is down or holds no part graph.
 
     `extra_graphs` join the part graphs in the default graph and in the named graphs.
