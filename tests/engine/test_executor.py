@@ -291,6 +291,15 @@ def test_an_outcome_crosses_to_the_parent_whole(size):
     assert outcome == jobs.Outcome(200, "text/csv", body, rows=3)
 
 
+def test_a_large_message_sent_on_a_socket_with_a_timeout_arrives_whole():
+    sending, receiving = socket.socketpair()
+    sending.settimeout(10)  # non-blocking underneath: sendmsg sends a part at a time
+    data = os.urandom(3 * 1024 * 1024)
+    receiver = ThreadPoolExecutor(max_workers=1).submit(wire.receive_message, receiving, time.monotonic() + 10)
+    wire.send_message(sending, data)
+    assert receiver.result(timeout=10) == data
+
+
 def test_a_child_that_dies_between_the_two_messages_is_an_error():
     sending, receiving = socket.socketpair()
     wire.send_message(sending, pickle.dumps(jobs.text_outcome(200, "half")))

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from test_hostile_executor import QUICK, SLOW, run_in_threads
 
+from autokg.engine import in_process
 from autokg.engine.costs import QueryCosts
 from autokg.engine.jobs import Job
 from autokg.engine.slots import QuerySlots, QueueFull
@@ -123,3 +124,30 @@ def test_a_query_that_ran_long_waits_for_the_heavy_slot_while_a_cheap_one_runs(s
         else:
             assert b"ran longer than 0.6 s and was stopped" in outcome.body
         assert running.result(timeout=10).status == 503
+
+
+CHEAP = "SELECT ?t WHERE { ?s a ?t . ?s ?p ?o } LIMIT 2"
+
+
+def test_a_query_that_was_cheap_in_its_child_runs_in_the_serving_process_next_time(store, monkeypatch):
+    monkeypatch.setattr(in_process, "KNOWN_CHEAP_SECONDS", 1.0)  # not 5 ms, so that a busy machine cannot make it slow
+    with running_executor(store, slots=1, start=True) as runner:
+        first = runner.run(Job(CHEAP, "text/csv", None), 5)
+        assert first.status == 200
+        key = runner.costs.key(CHEAP, (), ())
+        assert runner.costs.last(key) is not None and runner.costs.last(key) <= in_process.KNOWN_CHEAP_SECONDS
+
+        def no_child(*args: object) -> None:
+            raise AssertionError("a query known to be cheap went to a query child")
+
+        monkeypatch.setattr(runner, "run_in_child", no_child)
+        again = runner.run(Job(CHEAP, "text/csv", None), 5)
+        assert (again.status, bytes(again.body)) == (200, bytes(first.body))
+
+
+@pytest.mark.parametrize("query, last", [(CHEAP, 0.5), ("SELECT * WHERE { SERVICE <urn:x> { ?s ?p ?o } }", 0.001),
+                                         (CHEAP, None)], ids=["slow last time", "a SERVICE", "never seen"])
+def test_a_query_not_known_to_be_cheap_runs_in_its_child(store, query, last):
+    assert not in_process.known_cheap(store, Job(query, "text/csv", None), last, 30)
+    assert in_process.known_cheap(store, Job(CHEAP, "text/csv", None), 0.001, 30)
+    assert not in_process.known_cheap(store, Job(CHEAP, "text/csv", None), 0.001, 0.5)  # a timeout under a second

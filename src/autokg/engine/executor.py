@@ -16,8 +16,8 @@ from dataclasses import replace
 
 from autokg.engine.costs import QueryCosts
 from autokg.engine.gate import LONG_REQUESTS_BUSY, Allowance, Gate
-from autokg.engine.in_process import run_lookup, runs_in_process
-from autokg.engine.jobs import Job, Outcome, busy_outcome, text_outcome
+from autokg.engine.in_process import known_cheap, run_lookup, runs_in_process
+from autokg.engine.jobs import Job, Outcome, busy_outcome, run_job, text_outcome
 from autokg.engine.kill_on_timeout.keeper import SlotChildren
 from autokg.engine.kill_on_timeout.wire import receive_outcome, send_message
 from autokg.engine.memory import too_much_memory
@@ -63,13 +63,24 @@ class Executor:
         """Whether a job is bounded by the caps alone, so that it can skip the round trip to the child."""
         return runs_in_process(self.store, job, timeout)
 
+    def ran_before(self, job: Job) -> bool:
+        """Whether this job's query ran here before on the same dataset (it passed the server's guards then, and
+        neither they nor the data have changed since); remembered as QueryCosts remembers it."""
+        return self.costs.last(self.costs.key(job.query, job.default_graphs, job.named_graphs)) is not None
+
     def run(self, job: Job, timeout: float) -> Outcome:
         """Run a job; past `timeout` seconds, waiting included, its child is killed and a 503 comes back."""
         if self.runs_in_process(job, timeout):
             return run_lookup(self.store, job)
         deadline = time.monotonic() + timeout
         key = self.costs.key(job.query, job.default_graphs, job.named_graphs)
-        heavy = self.costs.is_heavy(key)
+        last = self.costs.last(key)
+        if known_cheap(self.store, job, last, timeout):
+            started = time.monotonic()
+            outcome = run_job(self.store, job)
+            self.costs.note(key, time.monotonic() - started)
+            return outcome
+        heavy = last is not None and last >= self.costs.heavy_seconds
         entered: list[bool] = []  # whether this thread took a place of `waiting`, once it held a slot or queue place
 
         def admit() -> bool:

@@ -25,6 +25,24 @@ def runs_in_process(store: Queryable, job: Job, timeout: float) -> bool:
             and not isinstance(store, RemoteStore) and is_single_pattern(job.query))
 
 
+#: a query that took no longer than this in a query child, the round trip included, last time it ran runs in the
+#: serving process: the data never changes, so the same text on the same dataset costs the same again, and the
+#: round trip is most of what it costs. Paired runs (bench/endpoint.py --variant, 2026-12-02, quiet machine): the
+#: competency mix with 16 clients ran 2.16x (1.25-6.59) as fast at 30k triples, and at 100k 0.75x (0.73-5.18)
+#: (noise: queries of seconds, 10 s runs); wikidata-links' median over HTTP went from 4.01 to 2.17 ms at 100k
+#: (Oxigraph 1.32), and from 2.3-2.8 to 1.5-1.8 ms at 30k
+KNOWN_CHEAP_SECONDS = 0.005
+
+
+def known_cheap(store: Queryable, job: Job, last: float | None, timeout: float) -> bool:
+    """Whether a job that took `last` seconds when it last ran (None: never seen) may run in the serving process.
+
+    Not a query that calls a SERVICE, whose cost is the remote endpoint's, nor on a backend store.
+    """
+    return (last is not None and last <= KNOWN_CHEAP_SECONDS and timeout >= IN_PROCESS_MIN_TIMEOUT
+            and not isinstance(store, RemoteStore) and "SERVICE" not in job.query.upper())
+
+
 #: a single-pattern answer of at most this many rows is serialized in one call, to bytes, rather than streamed
 #: through CappedBuffer: each of its writes takes the GIL back, and with a worker's threads answering lookups
 #: side by side every such hand-over cost a context switch (four threads evaluating lookups: 103 µs of CPU each
