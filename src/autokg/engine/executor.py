@@ -63,11 +63,6 @@ class Executor:
         """Whether a job is bounded by the caps alone, so that it can skip the round trip to the child."""
         return runs_in_process(self.store, job, timeout)
 
-    def ran_before(self, job: Job) -> bool:
-        """Whether this job's query ran here before on the same dataset (it passed the server's guards then, and
-        neither they nor the data have changed since); remembered as QueryCosts remembers it."""
-        return self.costs.last(self.costs.key(job.query, job.default_graphs, job.named_graphs)) is not None
-
     def run(self, job: Job, timeout: float) -> Outcome:
         """Run a job; past `timeout` seconds, waiting included, its child is killed and a 503 comes back."""
         if self.runs_in_process(job, timeout):
