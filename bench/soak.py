@@ -94,6 +94,27 @@ def outcome(error: BaseException, stopping: bool) -> str:
     return type(error).__name__
 
 
+#: how the mix's clients name a 503, by a phrase of the server's message: which bound turned the request away
+REFUSALS = (
+    (b"places of their queue are taken", "queue full"),
+    (b"threads for long requests are all", "no long-request place"),
+    (b"kept this server busy", "waited too long"),
+    (b"ran longer than", "ran too long"),
+)
+
+
+def refusal(body: bytes) -> str:
+    """The label of a 503: the status and the bound its message names.
+
+    >>> refusal(b"All 2 query slots of this server and the 2 places of their queue are taken"), refusal(b"?")
+    ('503 queue full', '503 other')
+    """
+    for phrase, name in REFUSALS:
+        if phrase in body:
+            return f"503 {name}"
+    return "503 other"
+
+
 def by_status(counts: Counter) -> str:
     """A table cell: the requests by status, most first.
 
@@ -253,6 +274,8 @@ def keep_alive_client(clients: Clients, kind: str, paths: list[str], accept: str
             response = connection.getresponse()
             body = response.read()
             label = check(response.status, body) if check else str(response.status)
+            if label == "503":
+                label = refusal(body)
             if response.will_close:
                 connection = drop(clients, connection)
         except (OSError, http.client.HTTPException) as error:
