@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from test_hostile_executor import QUICK, SLOW, run_in_threads
 
-from autokg.engine import in_process
+from autokg.engine import in_process, jobs
 from autokg.engine.costs import QueryCosts
 from autokg.engine.jobs import Job
 from autokg.engine.slots import QuerySlots, QueueFull
@@ -151,3 +151,12 @@ def test_a_query_not_known_to_be_cheap_runs_in_its_child(store, query, last):
     assert not in_process.known_cheap(store, Job(query, "text/csv", None), last, 30)
     assert in_process.known_cheap(store, Job(CHEAP, "text/csv", None), 0.001, 30)
     assert not in_process.known_cheap(store, Job(CHEAP, "text/csv", None), 0.001, 0.5)  # a timeout under a second
+
+
+def test_a_query_that_failed_at_once_is_never_known_to_be_cheap(store, monkeypatch):
+    with running_executor(store, slots=1, start=True) as runner:
+        monkeypatch.setattr(runner, "run_in_child", lambda *args: jobs.text_outcome(500, "The query process died"))
+        assert runner.run(Job(SLOW, "text/csv", None), 5).status == 500  # failed within microseconds
+        key = runner.costs.key(SLOW, (), ())
+        assert runner.costs.is_heavy(key), "a failure was remembered as what it took"
+        assert not in_process.known_cheap(store, Job(SLOW, "text/csv", None), runner.costs.last(key), 5)

@@ -73,7 +73,7 @@ class Executor:
         if known_cheap(self.store, job, last, timeout):
             started = time.monotonic()
             outcome = run_job(self.store, job)
-            self.costs.note(key, time.monotonic() - started)
+            self.note_cost(key, outcome, started)
             return outcome
         heavy = last is not None and last >= self.costs.heavy_seconds
         entered: list[bool] = []  # whether this thread took a place of `waiting`, once it held a slot or queue place
@@ -95,14 +95,25 @@ class Executor:
                 return busy_outcome(f"{self.slots.count} other queries kept this server busy for {timeout:g} s"
                                     f"{self.heavy_note(key, heavy)}: try again later")
             started = time.monotonic()
+            outcome = None
             try:
-                return self.run_in_child(replace(job, deadline=deadline), slot, timeout, deadline)
+                outcome = self.run_in_child(replace(job, deadline=deadline), slot, timeout, deadline)
+                return outcome
             finally:
                 self.slots.give_back(slot)
-                self.costs.note(key, time.monotonic() - started)
+                self.note_cost(key, outcome, started)
         finally:
             if self.waiting is not None and entered and entered[0]:
                 self.waiting.leave()
+
+    def note_cost(self, key: bytes, outcome: Outcome | None, started: float) -> None:
+        """Remember what a job took; one that did not answer 200 counts as heavy whatever it took, so that only a
+        query that answered in full can ever be known to be cheap (a query whose child died at once, or that ran
+        out of memory quickly, must not run next time in the serving process, where nothing can stop it)."""
+        seconds = time.monotonic() - started
+        if outcome is None or outcome.status != 200:
+            seconds = max(seconds, self.costs.heavy_seconds)
+        self.costs.note(key, seconds)
 
     def heavy_note(self, key: bytes, heavy: bool) -> str:
         """Why a heavy query waited longer than a cheap one would have, for its 503 ('' for a cheap query)."""
