@@ -75,7 +75,7 @@ class Executor:
             outcome = run_job(self.store, job)
             self.note_cost(key, outcome, started)
             return outcome
-        heavy = last is not None and last >= self.costs.heavy_seconds
+        heavy = self.costs.is_heavy(key)
         entered: list[bool] = []  # whether this thread took a place of `waiting`, once it held a slot or queue place
 
         def admit() -> bool:
