@@ -51,7 +51,10 @@ class QueryCosts:
 
     def is_heavy(self, key: bytes) -> bool:
         """Whether the query took `heavy_seconds` or more when it last ran."""
-        seconds = self.last(key)
+        return self.heavy(self.last(key))
+
+    def heavy(self, seconds: float | None) -> bool:
+        """Whether a query that took `seconds` when it last ran (None: not remembered) is heavy."""
         return seconds is not None and seconds >= self.heavy_seconds
 
     def note(self, key: bytes, seconds: float) -> None:

@@ -33,7 +33,7 @@ class Executor:
     and a query beyond those is turned away at once with 503 and Retry-After; at most `threads` of a process's
     request threads wait for a query at once (the rest stay free for cheap requests); time spent waiting counts
     toward the query's timeout; a child may take `memory` bytes of working memory for a job; and a query that took
-    `heavy_seconds` or more when it last ran in this process holds one of at most `heavy` slots at once (by
+    `heavy_seconds` or more when it last ran (in any worker) holds one of at most `heavy` slots at once (by
     default all but one), so that a flood of heavy queries leaves a slot to cheap ones and to pages.
 
     Safe for threads that take turns through its `gate` (see Gate), in this process and in the processes forked
@@ -75,7 +75,7 @@ class Executor:
             outcome = run_job(self.store, job)
             self.note_cost(key, outcome, started)
             return outcome
-        heavy = self.costs.is_heavy(key)
+        heavy = self.costs.heavy(last)  # what was read above: the entry may change under us
         entered: list[bool] = []  # whether this thread took a place of `waiting`, once it held a slot or queue place
 
         def admit() -> bool:
@@ -88,12 +88,12 @@ class Executor:
                     slot = self.slots.take(timeout, heavy, admit)
                 except QueueFull:
                     return busy_outcome(f"All {self.slots.count} query slots of this server and the {self.slots.queue} "
-                                        f"places of their queue are taken{self.heavy_note(key, heavy)}: try again in a few seconds")
+                                        f"places of their queue are taken{self.heavy_note(last, heavy)}: try again in a few seconds")
                 except NotAdmitted:
                     return busy_outcome(LONG_REQUESTS_BUSY)
             if slot is None:
                 return busy_outcome(f"{self.slots.count} other queries kept this server busy for {timeout:g} s"
-                                    f"{self.heavy_note(key, heavy)}: try again later")
+                                    f"{self.heavy_note(last, heavy)}: try again later")
             started = time.monotonic()
             outcome = None
             try:
@@ -115,11 +115,12 @@ class Executor:
             seconds = max(seconds, self.costs.heavy_seconds)
         self.costs.note(key, seconds)
 
-    def heavy_note(self, key: bytes, heavy: bool) -> str:
-        """Why a heavy query waited longer than a cheap one would have, for its 503 ('' for a cheap query)."""
-        if not heavy or self.slots.heavy == self.slots.count:
+    def heavy_note(self, last: float | None, heavy: bool) -> str:
+        """Why a heavy query that took `last` seconds last time waited longer than a cheap one would have, for
+        its 503 ('' for a cheap query)."""
+        if not heavy or last is None or self.slots.heavy == self.slots.count:
             return ""
-        return (f" (this query took {self.costs.last(key):.1f} s when it last ran: queries that take "
+        return (f" (this query took {last:.1f} s when it last ran: queries that take "
                 f"{self.costs.heavy_seconds:g} s or more share {self.slots.heavy} of the {self.slots.count} slots)")
 
     def run_in_child(self, job: Job, slot: int, timeout: float, deadline: float) -> Outcome:
