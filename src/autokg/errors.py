@@ -72,6 +72,13 @@ class Busy(AutokgError):
     status = 503
 
 
+class ClientBusy(Busy):
+    """This client's own earlier requests hold its share of a kind of work; it may try again once they are
+    answered (429 with Retry-After)."""
+
+    status = 429
+
+
 class UnreadableInputError(AutokgError):
     """An input file that is missing or does not parse."""
 

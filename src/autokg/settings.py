@@ -133,6 +133,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WORKERS", CPUS, "worker processes", "--workers", int, 1, shown="the number of CPUs, at least 2"),
     Setting("THREADS", 4, "request threads per worker, which take turns; a thread waiting for a long query lets "
             "another in", "--threads", int, 1),
+    Setting("CLIENT_THREADS", 0, "of a worker's threads for long requests (receiving bodies, waiting for queries, "
+            "rendering pages: all but one of its threads), how many one client may hold at once; past it, 429 (0: all "
+            "but one of them, at least 1)", "--client-threads", int, 0),
+    Setting("TRUSTED_PROXIES", (), "addresses of the proxies in front, whose X-Forwarded-For names the client that "
+            "--client-threads counts (a repeated flag, or a comma-separated variable; empty: the peer is the client)",
+            "--trusted-proxy", LIST, metavar="ADDRESS"),
     Setting("QUERY_SLOTS", CPUS, "queries evaluated at once by the whole server, each in a child process; more wait "
             "within their timeout", "--query-slots", int, 1, shown="the number of CPUs, at least 2"),
     Setting("QUERY_QUEUE", CPUS, "queries that may wait for a slot, server-wide; one more is answered 503 with "

@@ -98,3 +98,81 @@ def test_a_page_takes_a_place_for_long_requests_and_is_turned_away_without_one()
         release.set()
         assert rendering.result(timeout=5)[0].startswith("200")
     assert call("/id/x")[0].startswith("200")  # the place came back
+
+
+def hold_places(allowance, clients: list[str | None], release: threading.Event) -> list[bool]:
+    """Threads that each serve one of `clients` and try to enter the allowance, holding what they took until
+    `release`; what each got, once all have tried."""
+    tried = threading.Barrier(len(clients) + 1)
+    got: list[bool] = [False] * len(clients)
+
+    def hold(index: int, client: str | None) -> None:
+        allowance.serve(client)
+        got[index] = allowance.enter()
+        tried.wait(5)
+        if got[index]:
+            release.wait(10)
+            allowance.leave()
+
+    threads = [threading.Thread(target=hold, args=pair) for pair in enumerate(clients)]
+    for thread in threads:
+        thread.start()
+        threading.Event().wait(0.05)  # in order
+    tried.wait(5)
+    return got
+
+
+def test_one_client_holds_at_most_its_share_of_the_places_for_long_requests():
+    from autokg.engine.gate import Allowance
+    from autokg.errors import ClientBusy
+
+    allowance, release = Allowance(3, per_client=2), threading.Event()
+    try:
+        # the flooding client takes two places and is refused the third; another client takes it
+        assert hold_places(allowance, ["192.0.2.1", "192.0.2.1", "192.0.2.1", "198.51.100.2"], release) == [True, True, False, True]
+        allowance.serve("198.51.100.3")  # the places are all taken now: 503 for anyone
+        assert not allowance.enter() and allowance.refusal().status == 503
+        allowance.serve("192.0.2.1")
+        assert not allowance.enter()
+        refusal = allowance.refusal()
+        assert isinstance(refusal, ClientBusy) and refusal.status == 429 and "2 of this worker's 3 threads" in str(refusal)
+    finally:
+        release.set()
+    threading.Event().wait(0.2)
+    allowance.serve("192.0.2.1")  # the places came back, and the share with them
+    assert allowance.enter() and allowance.enter()  # a thread enters at most once: one place
+    allowance.leave(), allowance.leave()
+    assert allowance.state.get().taken == 0 and allowance.state.get().by_client == {}
+
+
+def test_requests_that_name_no_client_are_held_to_the_allowance_alone():
+    from autokg.engine.gate import Allowance
+
+    release = threading.Event()
+    try:
+        assert hold_places(Allowance(3, per_client=1), [None, None, None, None], release) == [True, True, True, False]
+    finally:
+        release.set()
+
+
+def test_the_client_behind_a_trusted_proxy_is_the_one_it_names():
+    from autokg.engine.gate import Allowance
+    from autokg.web.access import AccessLog
+    from autokg.web.bodies import BoundedBodies
+
+    seen = []
+    allowance = Allowance(3, per_client=2)
+
+    def app(environ, start_response):
+        seen.append(allowance.local.client)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    def call(bodies: BoundedBodies, remote: str, forwarded: str) -> None:
+        bodies({"PATH_INFO": "/", "REMOTE_ADDR": remote, "HTTP_X_FORWARDED_FOR": forwarded}, lambda *_: None)
+
+    trusting = BoundedBodies(app, 1024, AccessLog(None), allowance, ("127.0.0.1",))
+    call(trusting, "127.0.0.1", "203.0.113.9, 192.0.2.4")  # the proxy appended the address it saw last
+    call(trusting, "192.0.2.5", "203.0.113.9")  # not a proxy: its header is its own word
+    call(BoundedBodies(app, 1024, AccessLog(None), allowance), "127.0.0.1", "192.0.2.4")
+    assert seen == ["192.0.2.4", "192.0.2.5", "127.0.0.1"]

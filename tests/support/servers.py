@@ -122,10 +122,16 @@ def require_virtuoso() -> None:
         pytest.skip("Virtuoso is not installed (apt-get install virtuoso-opensource-7)")
 
 
-def raw(base: str, method: str, path: str, body: bytes | None = None, headers: dict | None = None, timeout: float = 30):
-    """One request with http.client, the way curl would send it."""
+#: the loopback address another client sends from (the server is still contacted on 127.0.0.1)
+OTHER_CLIENT = "127.0.0.2"
+
+
+def raw(base: str, method: str, path: str, body: bytes | None = None, headers: dict | None = None, timeout: float = 30,
+        source: str | None = None):
+    """One request with http.client, the way curl would send it (from the loopback address `source`, if given)."""
     url = urllib.parse.urlsplit(base)
-    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout,
+                                            source_address=(source, 0) if source else None)
     connection.request(method, path, body=body, headers=headers or {})
     response = connection.getresponse()
     data = response.read()

@@ -13,13 +13,15 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from support.queries import doubling
-from support.servers import raw, serving, wait_until
+from support.servers import OTHER_CLIENT, raw, serving, wait_until
 
 pytestmark = pytest.mark.live
 
 CROSS_PRODUCT = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n2 ?o . ?p ?q ?r }"
 LOOKUP = "SELECT ?p ?o WHERE { <https://w3id.org/autokg/id/ford-motor-company> ?p ?o } LIMIT 5"
 SLOW_SECONDS = 2
+#: the loopback address of a proxy the server trusts to name its clients in X-Forwarded-For
+PROXY = "127.0.0.3"
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +29,15 @@ def server():
     """The defaults of a small deployment: 2 workers of 4 threads, 2 query slots, 2 queue places, one slot for
     heavy queries (here, those that took half a second)."""
     with serving("--workers", "2", "--threads", "4", "--query-slots", "2", "--query-queue", "2", "--timeout", "4",
-                 "--query-memory", "64", "--query-heavy-seconds", "0.5", log_name="hostile-server.log") as base:
+                 "--query-memory", "64", "--query-heavy-seconds", "0.5", "--trusted-proxy", PROXY,
+                 log_name="hostile-server.log") as base:
         yield base
 
 
-def connect(base: str) -> socket.socket:
-    """A raw TCP connection to the server."""
+def connect(base: str, source: str | None = None) -> socket.socket:
+    """A raw TCP connection to the server (from the loopback address `source`, if given)."""
     url = urllib.parse.urlsplit(base)
-    return socket.create_connection((url.hostname, url.port), timeout=10)
+    return socket.create_connection((url.hostname, url.port), timeout=10, source_address=(source, 0) if source else None)
 
 
 def reply(sock: socket.socket, within: float = 10) -> bytes:
@@ -65,12 +68,39 @@ def timed_lookup(base: str) -> tuple[int, float]:
     return status, time.monotonic() - started
 
 
+SLOW_BODY = b"Content-Type: application/sparql-query\r\nContent-Length: 400\r\n\r\nSELECT"
+
+
+def slow_body(base: str, source: str, headers: bytes = b"") -> socket.socket:
+    """A POST whose body is still to come, from the loopback address `source`."""
+    sock = connect(base, source)
+    sock.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\n" + headers + SLOW_BODY)
+    return sock
+
+
+def hold_share(base: str, source: str, headers: bytes = b"") -> list[socket.socket]:
+    """Slow bodies from one client until it holds its share of both workers' threads for long requests (2 of 3
+    each), wherever the kernel sends its connections: those being received. The others get 429 at once."""
+    held: list[socket.socket] = []
+    for _ in range(24):
+        sock = slow_body(base, source, headers)
+        refused = reply(sock, within=0.3)
+        if refused:
+            assert refused.startswith(b"HTTP/1.1 429") and b"retry-after: 2" in refused.lower(), refused
+            assert b"as many as one client may" in refused
+            sock.close()
+        else:
+            held.append(sock)
+        if len(held) == 4:
+            return held
+    for sock in held:
+        sock.close()
+    raise AssertionError(f"one client held {len(held)} places for long requests, not the 2 of each worker")
+
+
 def test_slow_bodies_stall_no_request_without_a_body(server):
-    slow = []
-    for _ in range(8):  # as many as the server has request threads
-        sock = connect(server)
-        sock.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\nContent-Length: 400\r\n\r\nSELECT")
-        slow.append(sock)
+    # as many as the server has request threads, from four clients: every place for long requests is taken
+    slow = [slow_body(server, f"127.0.0.{10 + n % 4}") for n in range(8)]
     try:
         started = time.monotonic()
         while time.monotonic() - started < SLOW_SECONDS:  # the slow bodies are still coming
@@ -93,10 +123,42 @@ def test_slow_bodies_stall_no_request_without_a_body(server):
             with contextlib.suppress(OSError):
                 sock.sendall(b" " * (400 - len("SELECT")))
         answers = [reply(sock, within=3) for sock in slow]
-        # each worker receives 3 bodies at once (4 threads, one kept free): the others were turned away at once
-        turned_away = sum(answer.startswith(b"HTTP/1.1 503") and b"retry-after: 2" in answer.lower() for answer in answers)
+        # each worker receives 3 bodies at once (4 threads, one kept free): the others were turned away at once,
+        # with 503, or 429 where their client held its share of a worker's places
+        turned_away = sum(answer.startswith((b"HTTP/1.1 503", b"HTTP/1.1 429")) and b"retry-after: 2" in answer.lower()
+                          for answer in answers)
         assert turned_away >= 2, answers
-        assert all(answer.startswith((b"HTTP/1.1 503", b"HTTP/1.1 400")) for answer in answers), answers
+        assert all(answer.startswith((b"HTTP/1.1 503", b"HTTP/1.1 429", b"HTTP/1.1 400")) for answer in answers), answers
+    finally:
+        for sock in slow:
+            sock.close()
+
+
+def test_one_client_s_slow_bodies_leave_a_place_to_other_clients(server):
+    slow = hold_share(server, OTHER_CLIENT)
+    try:
+        # the slow client's query is turned away with 429 at once, on either worker
+        heavy = "/sparql?" + urllib.parse.urlencode({"query": CROSS_PRODUCT})
+        for _ in range(2):
+            status, _, body = raw(server, "GET", heavy, None, {"Accept": "text/csv"}, 10, source=OTHER_CLIENT)
+            assert status == 429 and b"as many as one client may" in body, (status, body)
+        for _ in range(4):  # while another client's pages get a thread of either worker
+            page, _, html = raw(server, "GET", "/id/ford", None, {"Accept": "text/html"}, 10)
+            assert page == 200 and b"Ford" in html, (page, html[:200])
+        assert timed_lookup(server)[0] == 200
+    finally:
+        for sock in slow:
+            sock.close()
+
+
+def test_behind_a_trusted_proxy_the_client_is_the_one_it_names(server):
+    # the proxy relays one client's slow bodies (the first entry of the header is that client's own word)
+    slow = hold_share(server, PROXY, b"X-Forwarded-For: 203.0.113.9, 192.0.2.1\r\n")
+    try:
+        for forwarded, expected in (("198.51.100.2", 200), ("192.0.2.1", 429)) * 2:
+            status, _, html = raw(server, "GET", "/id/ford", None, {"Accept": "text/html", "X-Forwarded-For": forwarded},
+                                  10, source=PROXY)
+            assert status == expected, (forwarded, status, html[:200])
     finally:
         for sock in slow:
             sock.close()
@@ -170,8 +232,10 @@ def test_a_flood_of_heavy_queries_sheds_load_and_leaves_cheap_requests_answered(
         outcomes = [future.result() for future in flood]
         elapsed = time.monotonic() - started
     statuses = sorted(status for status, _, _ in outcomes)
-    assert set(statuses) == {503}, statuses  # stopped at the timeout, or turned away at once
-    turned_away = [body for _, _, body in outcomes if b"try again in a few seconds" in body]
+    # stopped at the timeout, or turned away at once: the slots and their queue are full (503), or this client's
+    # queries hold its share of a worker's threads (429)
+    assert set(statuses) <= {429, 503}, statuses
+    turned_away = [body for status, _, body in outcomes if status == 429 or b"try again in a few seconds" in body]
     assert len(turned_away) >= 4, "no query was turned away although the slots and the queue were full"
     assert elapsed < 4 + 2 + 2, f"the flood took {elapsed:.1f} s: time queued did not count toward the timeout"
 
@@ -187,7 +251,7 @@ def test_a_flood_of_queries_known_to_be_heavy_leaves_a_slot_to_pages_and_cheap_q
         def flood() -> list[int]:
             statuses = []
             while time.monotonic() < stop and len(statuses) < 200:
-                statuses.append(raw(server, "GET", heavy, None, {"Accept": "text/csv"}, 30)[0])
+                statuses.append(raw(server, "GET", heavy, None, {"Accept": "text/csv"}, 30, source=OTHER_CLIENT)[0])
             return statuses
 
         floods = [pool.submit(flood) for _ in range(6)]
@@ -200,7 +264,8 @@ def test_a_flood_of_queries_known_to_be_heavy_leaves_a_slot_to_pages_and_cheap_q
             assert query == 200 and rows.count(b"\n") == 4, (query, rows[:200])
             assert time.monotonic() - started < 2
         statuses = [status for future in floods for status in future.result()]
-    assert set(statuses) == {503}, statuses  # one at a time, stopped at its timeout; the others turned away
+    # one at a time, stopped at its timeout; the others turned away (429 past the flooding client's share)
+    assert set(statuses) <= {429, 503} and 503 in statuses, statuses
 
 
 def test_retry_after_comes_with_a_shed_query(server):

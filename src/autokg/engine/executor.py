@@ -17,11 +17,12 @@ from dataclasses import replace
 from autokg.engine.costs import QueryCosts
 from autokg.engine.gate import LONG_REQUESTS_BUSY, Allowance, Gate
 from autokg.engine.in_process import known_cheap, run_lookup, runs_in_process
-from autokg.engine.jobs import Job, Outcome, busy_outcome, run_job, text_outcome
+from autokg.engine.jobs import RETRY_LATER, Job, Outcome, busy_outcome, run_job, text_outcome
 from autokg.engine.kill_on_timeout.keeper import SlotChildren
 from autokg.engine.kill_on_timeout.wire import receive_outcome, send_message
 from autokg.engine.memory import too_much_memory
 from autokg.engine.slots import DEFAULT_HEAVY_SECONDS, DEFAULT_SLOTS, NotAdmitted, QuerySlots, QueueFull
+from autokg.errors import Busy
 from autokg.query.running import Queryable
 
 
@@ -31,7 +32,8 @@ class Executor:
 
     Every bound on a query is enforced here: at most `slots` evaluate at once and `queue` more wait, server-wide,
     and a query beyond those is turned away at once with 503 and Retry-After; at most `threads` of a process's
-    request threads wait for a query at once (the rest stay free for cheap requests); time spent waiting counts
+    request threads wait for a query at once (the rest stay free for cheap requests), `per_client` of them for one
+client (see Allowance); time spent waiting counts
     toward the query's timeout; a child may take `memory` bytes of working memory for a job; and a query that took
     `heavy_seconds` or more when it last ran (in any worker) holds one of at most `heavy` slots at once (by
     default all but one), so that a flood of heavy queries leaves a slot to cheap ones and to pages.
@@ -41,7 +43,7 @@ class Executor:
     """
 
     def __init__(self, store: Queryable, slots: int = DEFAULT_SLOTS, gate: Gate | None = None, *,
-                 queue: int | None = None, threads: int = 0, memory: int = 0, heavy: int = 0,
+                 queue: int | None = None, threads: int = 0, per_client: int = 0, memory: int = 0, heavy: int = 0,
                  heavy_seconds: float = DEFAULT_HEAVY_SECONDS) -> None:
         self.store = store
         self.gate = gate or Gate()
@@ -49,7 +51,7 @@ class Executor:
         self.costs = QueryCosts(heavy_seconds)
         self.children = SlotChildren(store, slots, self.gate, memory)
         self.threads = threads
-        self.waiting = Allowance(threads) if threads else None
+        self.waiting = Allowance(threads, per_client) if threads else None
 
     def start(self) -> None:
         """Start the query children now, before this process forks workers; raises what SlotChildren.start raises."""
@@ -90,7 +92,8 @@ class Executor:
                     return busy_outcome(f"All {self.slots.count} query slots of this server and the {self.slots.queue} "
                                         f"places of their queue are taken{self.heavy_note(last, heavy)}: try again in a few seconds")
                 except NotAdmitted:
-                    return busy_outcome(LONG_REQUESTS_BUSY)
+                    refusal = self.waiting.refusal() if self.waiting else Busy(LONG_REQUESTS_BUSY)
+                    return text_outcome(refusal.status, str(refusal), RETRY_LATER)
             if slot is None:
                 return busy_outcome(f"{self.slots.count} other queries kept this server busy for {timeout:g} s"
                                     f"{self.heavy_note(last, heavy)}: try again later")

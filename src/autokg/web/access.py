@@ -1,4 +1,5 @@
-"""The access log and the CORS headers that every response carries, whichever path answered it."""
+"""The access log and the CORS headers that every response carries, whichever path answered it, and who the
+client of a request is."""
 
 from __future__ import annotations
 
@@ -93,6 +94,22 @@ class AccessLog:
         data = line.encode()
         while data:
             data = data[os.write(self.fd, data):]
+
+
+def client_address(environ: dict, trusted_proxies: tuple[str, ...] = ()) -> str | None:
+    """The address of a request's client: the peer's, or, when the peer is one of `trusted_proxies`, the address
+    that proxy appended to X-Forwarded-For (earlier entries are the client's word, and not believed).
+
+    >>> client_address({"REMOTE_ADDR": "192.0.2.7", "HTTP_X_FORWARDED_FOR": "10.0.0.1"})
+    '192.0.2.7'
+    >>> client_address({"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "10.9.9.9, 198.51.100.4"}, ("127.0.0.1",))
+    '198.51.100.4'
+    """
+    peer = environ.get("REMOTE_ADDR") or None
+    if peer in trusted_proxies:
+        forwarded = environ.get("HTTP_X_FORWARDED_FOR", "").rsplit(",", 1)[-1].strip()
+        return forwarded or peer
+    return peer
 
 
 def wsgi_response(outcome: Outcome, start_response: Callable[..., object]) -> list[bytes | bytearray]:

@@ -9,9 +9,9 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from autokg.config import project_files
-from autokg.engine.gate import LONG_REQUESTS_BUSY, Allowance, Gate
+from autokg.engine.gate import Allowance, Gate
 from autokg.engine.memory import MIB, default_query_memory
-from autokg.errors import AutokgError, Busy
+from autokg.errors import AutokgError
 from autokg.query.matching import name_index
 from autokg.settings import resolve
 from autokg.web import api, pages, reconciliation, sparql
@@ -35,7 +35,9 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.extensions["autokg.files"] = files
     slots = int(app.config["QUERY_SLOTS"])
     # one request thread of each worker always stays free for requests that need no query slot
-    limits = {"queue": int(app.config["QUERY_QUEUE"]), "threads": max(1, int(app.config["THREADS"]) - 1),
+    threads = max(1, int(app.config["THREADS"]) - 1)
+    limits = {"queue": int(app.config["QUERY_QUEUE"]), "threads": threads,
+              "per_client": int(app.config["CLIENT_THREADS"]) or max(1, threads - 1),
               "memory": int(app.config["QUERY_MEMORY"]) * MIB or default_query_memory(slots),
               "heavy": int(app.config["QUERY_HEAVY_SLOTS"]), "heavy_seconds": float(app.config["QUERY_HEAVY_SECONDS"])}
     if app.config["BACKEND"]:
@@ -61,7 +63,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     # a 304 needs no place in the gate; bodies are read before either, a few at a time
     conditional = ConditionalGets(app, gated, lambda name: canned_query(app, name))
     app.wsgi_app = BoundedBodies(conditional, int(app.config["MAX_CONTENT_LENGTH"]), app.extensions["autokg.access"],  # type: ignore[method-assign]
-                                 executor.waiting)
+                                 executor.waiting, tuple(app.config["TRUSTED_PROXIES"]))
     return app
 
 
@@ -96,7 +98,7 @@ class GatedRequests:
         if allowance is not None and not allowance.enter():
             # logged here: the soak's 942 refused pages left no line, as Flask never saw them
             self.log.write(environ.get("REQUEST_METHOD", "-"), environ.get("PATH_INFO", "-"), 503, 0.0, "-", "-")
-            return wsgi_response(error_outcome(Busy(LONG_REQUESTS_BUSY)), start_response)
+            return wsgi_response(error_outcome(allowance.refusal()), start_response)
         try:
             return self.run(environ, start_response)
         finally:

@@ -7,8 +7,9 @@ end before its 413; a chunked body was cut at the cap and run. Here a body over 
 when its length is declared, and as soon as the cap is passed when it is chunked, never truncated. A thread that
 receives a body takes one of the worker's places for long requests, which it shares with the threads waiting for
 queries and rendering pages (engine.gate.Allowance: one fewer than its request threads), so that clients sending
-slowly cannot take every thread from the short requests (lookups, /health). When the allowance is used
-up, a request with a body is answered 503 with Retry-After at once.
+slowly cannot take every thread from the short requests (lookups, /health); one client holds at most its share
+of those places, so that one client's slow bodies cannot take them from the others. When the allowance is used
+up, a request with a body is answered 503 with Retry-After at once, and 429 when its client's share is.
 
 No deadline is put on a body here: granian 2.8 froze a worker once its app answered (408) while another thread
 still waited on that request's body, so a body is read to its end by the request's own thread. A deadline on
@@ -21,9 +22,9 @@ import contextlib
 import io
 from collections.abc import Callable, Iterable
 
-from autokg.engine.gate import LONG_REQUESTS_BUSY, Allowance
+from autokg.engine.gate import Allowance
 from autokg.engine.jobs import RETRY_LATER
-from autokg.web.access import AccessLog, wsgi_response
+from autokg.web.access import AccessLog, client_address, wsgi_response
 from autokg.web.failures import error_outcome
 
 WSGIApp = Callable[[dict, Callable[..., object]], Iterable[bytes]]
@@ -49,13 +50,17 @@ class BoundedBodies:
     """WSGI middleware: the body of every request is read whole (at most `max_bytes`) before the app sees the
     request, which then reads it from memory, by a thread that holds one of the `allowance` of long waits."""
 
-    def __init__(self, wsgi_app: WSGIApp, max_bytes: int, log: AccessLog, allowance: Allowance) -> None:
+    def __init__(self, wsgi_app: WSGIApp, max_bytes: int, log: AccessLog, allowance: Allowance,
+                 trusted_proxies: tuple[str, ...] = ()) -> None:
         self.wsgi_app = wsgi_app
         self.max_bytes = max_bytes
         self.log = log
         self.allowance = allowance
+        self.trusted_proxies = trusted_proxies
 
     def __call__(self, environ: dict, start_response: Callable[..., object]) -> Iterable[bytes]:
+        # the outermost layer: every place this request takes from here on counts to its client's share
+        self.allowance.serve(client_address(environ, self.trusted_proxies))
         declared = environ.get("CONTENT_LENGTH", "")
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         if not declared and not chunked:
@@ -106,8 +111,9 @@ class BoundedBodies:
 
     def refuse_busy(self, environ: dict, start_response: Callable[..., object]) -> list[bytes | bytearray]:
         """A 503 with Retry-After: every thread this worker allows for long waits is receiving a body or waiting
-        for a query."""
-        return self.refuse(environ, start_response, 503, LONG_REQUESTS_BUSY, RETRY_LATER)
+        for a query (429 when this client's own requests hold its share of them)."""
+        refusal = self.allowance.refusal()
+        return self.refuse(environ, start_response, refusal.status, str(refusal), RETRY_LATER)
 
     def refuse(self, environ: dict, start_response: Callable[..., object], status: int, message: str,
                headers: tuple[tuple[str, str], ...] = ()) -> list[bytes | bytearray]:
