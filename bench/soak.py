@@ -11,7 +11,8 @@ process of their own (so that their threads do not slow the measuring client): s
 over the cap (chunked, or declared up front), a flood of heavy queries, pathological inputs for the checks
 before the engine, a string-doubling memory bomb, deep nesting, clients that hang up after a heavy query, idle
 connections and /search floods. Each attacker has a fixed number of threads (or sockets), stops by itself at
-the end of the phase and only contacts 127.0.0.1.
+the end of the phase and only contacts 127.0.0.1. The attackers all send from 127.0.0.2 (`--attacker-address`),
+so that the server sees one hostile client beside the mix's, which sends from 127.0.0.1.
 
 It prints, per phase: every client kind's requests by status with p50/p99; the lookups' p50/p99 under attack
 against without (the target: p99 within 3x); the peak PSS of the server's process tree (master, workers, query
@@ -98,21 +99,22 @@ def outcome(error: BaseException, stopping: bool) -> str:
 REFUSALS = (
     (b"places of their queue are taken", "queue full"),
     (b"threads for long requests are all", "no long-request place"),
+    (b"as many as one client may", "client's share taken"),
     (b"kept this server busy", "waited too long"),
     (b"ran longer than", "ran too long"),
 )
 
 
-def refusal(body: bytes) -> str:
-    """The label of a 503: the status and the bound its message names.
+def refusal(body: bytes, status: str = "503") -> str:
+    """The label of a 503 or 429: the status and the bound its message names.
 
     >>> refusal(b"All 2 query slots of this server and the 2 places of their queue are taken"), refusal(b"?")
     ('503 queue full', '503 other')
     """
     for phrase, name in REFUSALS:
         if phrase in body:
-            return f"503 {name}"
-    return "503 other"
+            return f"{status} {name}"
+    return f"{status} other"
 
 
 def by_status(counts: Counter) -> str:
@@ -147,8 +149,9 @@ class Tally:
 class Clients:
     """What a client thread needs: the server's address, the end of the phase, the tally, the open sockets."""
 
-    def __init__(self, port: int, seconds: float, tally: Tally) -> None:
+    def __init__(self, port: int, seconds: float, tally: Tally, source: str = "127.0.0.1") -> None:
         self.port = port
+        self.source = source  # the loopback address these clients send from: the server sees one client
         self.deadline = time.monotonic() + seconds
         self.stop = threading.Event()
         self.tally = tally
@@ -165,7 +168,7 @@ class Clients:
 
     def connect(self, timeout: float) -> socket.socket:
         """A new connection to the server, closed by `cut` at the end of the phase if still open."""
-        sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout, source_address=(self.source, 0))
         with self.lock:
             self.sockets.add(sock)
         return sock
@@ -266,7 +269,8 @@ def keep_alive_client(clients: Clients, kind: str, paths: list[str], accept: str
         started, pause = time.perf_counter(), pace
         try:
             if connection is None:
-                connection = http.client.HTTPConnection("127.0.0.1", clients.port, timeout=timeout)
+                connection = http.client.HTTPConnection("127.0.0.1", clients.port, timeout=timeout,
+                                                        source_address=(clients.source, 0))
                 connection.connect()
                 with clients.lock:
                     clients.sockets.add(connection.sock)
@@ -274,8 +278,8 @@ def keep_alive_client(clients: Clients, kind: str, paths: list[str], accept: str
             response = connection.getresponse()
             body = response.read()
             label = check(response.status, body) if check else str(response.status)
-            if label == "503":
-                label = refusal(body)
+            if label in ("503", "429"):
+                label = refusal(body, label)
             if response.will_close:
                 connection = drop(clients, connection)
         except (OSError, http.client.HTTPException) as error:
@@ -430,7 +434,7 @@ def idle_connections(clients: Clients, args: argparse.Namespace) -> None:
         if not clients.running():
             break
         try:
-            sock = socket.create_connection(("127.0.0.1", clients.port), timeout=2)
+            sock = socket.create_connection(("127.0.0.1", clients.port), timeout=2, source_address=(clients.source, 0))
             held.append(sock)
             if n % 2:
                 sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -482,7 +486,7 @@ def attack(port: int, seconds: float, args: argparse.Namespace, out) -> None:
     # on the open internet the attackers' own work is done on their machines: here they share the server's cores,
     # so they run at the lowest priority and take only what the server and the measured clients leave
     os.nice(args.attacker_nice)
-    clients = Clients(port, seconds, Tally())
+    clients = Clients(port, seconds, Tally(), args.attacker_address)
     threads = [threading.Thread(target=ATTACKERS[name][0], args=(clients, args), daemon=True)
                for name in args.attacker for _ in range(ATTACKERS[name][1](args))]
     for thread in threads:
@@ -694,6 +698,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--attacker-nice", type=int, default=19,
                         help="CPU niceness of the attackers' process, which shares this machine's cores with the server "
                              "(0: as much CPU as the server; default 19, as if they ran elsewhere)")
+    parser.add_argument("--attacker-address", default="127.0.0.2",
+                        help="loopback address all the attackers send from, so that the server sees them as one client "
+                             "apart from the mix, which sends from 127.0.0.1 (give 127.0.0.1 for one client in all)")
     parser.add_argument("--attacker", action="append", choices=list(ATTACKERS), type=lambda name: name.replace("-", " "),
                         metavar="NAME", help="run only this attacker, e.g. slow-body (repeat for several; default: all of "
                                              + ", ".join(name.replace(" ", "-") for name in ATTACKERS) + ")")
