@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from autokg.web.app import create_app  # noqa: E402
+from autokg.web.app import create_app, layer  # noqa: E402
 from autokg.web.caching import ConditionalGets  # noqa: E402
 
 CASES = {
@@ -70,8 +70,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
     app = create_app({"LOG_LEVEL": "warning"})
-    conditional = app.wsgi_app.wsgi_app
-    assert isinstance(conditional, ConditionalGets)
+    conditional = layer(app, ConditionalGets)
     inner = conditional.wsgi_app
     print(f"{'answer':<20} {'no middleware':>14} {'200 + ETag':>11} {'304 answered':>13} {'304 kept':>9}  (µs per request)")
     for name, (path, query, accept) in CASES.items():

@@ -68,9 +68,9 @@ def test_a_query_over_the_memory_limit_is_stopped_and_said_so(store, caplog):
 
 
 def test_a_page_takes_a_place_for_long_requests_and_is_turned_away_without_one():
-    from autokg.engine.gate import Allowance, Gate
+    from autokg.engine.gate import Allowance
     from autokg.web.access import AccessLog
-    from autokg.web.app import GatedRequests
+    from autokg.web.app import LongPages
 
     release = threading.Event()
 
@@ -81,7 +81,7 @@ def test_a_page_takes_a_place_for_long_requests_and_is_turned_away_without_one()
         return [b"ok"]
 
     log = tempfile.TemporaryFile()
-    gated = GatedRequests(app, Gate(), Allowance(1), AccessLog(log.fileno()))
+    gated = LongPages(app, Allowance(1), AccessLog(log.fileno()))
 
     def call(path: str) -> tuple[str, list, bytes]:
         started = []
@@ -176,3 +176,41 @@ def test_the_client_behind_a_trusted_proxy_is_the_one_it_names():
     call(trusting, "192.0.2.5", "203.0.113.9")  # not a proxy: its header is its own word
     call(BoundedBodies(app, 1024, AccessLog(None), allowance), "127.0.0.1", "192.0.2.4")
     assert seen == ["192.0.2.4", "192.0.2.5", "127.0.0.1"]
+
+
+def test_a_request_runs_inside_the_gate_refusals_too_and_waits_for_its_body_outside_it():
+    import io
+
+    from autokg.engine.gate import Allowance, Gate
+    from autokg.web.access import AccessLog
+    from autokg.web.app import GatedRequests
+    from autokg.web.bodies import BoundedBodies
+
+    gate, held = Gate(), []
+
+    class Body(io.BytesIO):
+        def read(self, *size):
+            held.append(("body", gate.local.held))
+            return super().read(*size)
+
+    def app(environ, start_response):
+        held.append(("app", gate.local.held))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    served = GatedRequests(BoundedBodies(app, 8, AccessLog(None), Allowance(2), (), gate), gate)
+
+    def call(length: int) -> str:
+        started = []
+        environ = {"PATH_INFO": "/sparql", "REQUEST_METHOD": "POST", "REMOTE_ADDR": "127.0.0.1",
+                   "CONTENT_LENGTH": str(length), "wsgi.input": Body(b"x" * length)}
+        b"".join(served(environ, lambda status, headers: started.append(status)))
+        return started[0]
+
+    assert call(4).startswith("200") and held[0] == ("body", False) and held[-1] == ("app", True)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with gate.held():  # another request runs: a refusal waits its turn, as any request does
+            refused = pool.submit(call, 9)
+            threading.Event().wait(0.2)
+            assert not refused.done()
+        assert refused.result(timeout=5).startswith("413")

@@ -9,7 +9,8 @@ import urllib.request
 
 import pytest
 
-from autokg.web.caching import CACHE_CONTROL, NOT_CACHED
+from autokg.web.app import layer
+from autokg.web.caching import CACHE_CONTROL, NOT_CACHED, ConditionalGets
 
 SELECT = "/sparql?" + urllib.parse.urlencode({"query": "SELECT ?s WHERE { ?s a ?c } LIMIT 3"})
 #: (path, Accept) of GETs that answer the same on the same dataset
@@ -153,8 +154,7 @@ def test_a_real_client_revalidates_against_a_live_server(live_server):
 def test_a_process_keeps_the_headers_of_at_most_remembered_answers(app, client, monkeypatch):
     from autokg.web import caching
 
-    conditional = app.wsgi_app.wsgi_app
-    assert isinstance(conditional, caching.ConditionalGets)
+    conditional = layer(app, ConditionalGets)
     monkeypatch.setattr(caching, "REMEMBERED", 3)
     monkeypatch.setattr(conditional, "remembered", type(conditional.remembered)())
     paths = [f"/sparql?{urllib.parse.urlencode({'query': f'SELECT ?s WHERE {{ ?s ?p ?o }} LIMIT {n}'})}" for n in range(1, 6)]
@@ -167,7 +167,7 @@ def test_a_process_keeps_the_headers_of_at_most_remembered_answers(app, client, 
 
 @pytest.mark.parametrize("path, accept", [(SELECT, "application/sparql-results+json"), ("/id/saic-motor", "text/html")])
 def test_a_304_found_by_answering_is_logged_as_304(app, client, capfd, path, accept):
-    conditional = app.wsgi_app.wsgi_app
+    conditional = layer(app, ConditionalGets)
     tag = get(client, path, accept).headers["ETag"]
     conditional.remembered.clear()  # as after a restart: the 304 is found by answering the request again
     capfd.readouterr()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
 
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
@@ -21,6 +22,8 @@ from autokg.web.caching import ConditionalGets
 from autokg.web.dataset import backend_dataset, load_served_dataset
 from autokg.web.failures import error_outcome, error_response
 from autokg.web.security import secure
+
+T = TypeVar("T")
 
 
 def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
@@ -59,11 +62,13 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     for kind in (HTTPException, AutokgError, TimeoutError):
         app.register_error_handler(kind, error_response)
     executor = app.extensions["autokg"].executor
-    gated = GatedRequests(sparql.FastGetPath(app, app.wsgi_app), executor.gate, executor.waiting, app.extensions["autokg.access"])
-    # a 304 needs no place in the gate; bodies are read before either, a few at a time
-    conditional = ConditionalGets(app, gated, lambda name: canned_query(app, name))
-    app.wsgi_app = BoundedBodies(conditional, int(app.config["MAX_CONTENT_LENGTH"]), app.extensions["autokg.access"],  # type: ignore[method-assign]
-                                 executor.waiting, tuple(app.config["TRUSTED_PROXIES"]))
+    access = app.extensions["autokg.access"]
+    pages_bounded = LongPages(sparql.FastGetPath(app, app.wsgi_app), executor.waiting, access)
+    # a 304 takes no place for long requests; bodies are read before either, a few at a time, with the gate open
+    conditional = ConditionalGets(app, pages_bounded, lambda name: canned_query(app, name))
+    bodies = BoundedBodies(conditional, int(app.config["MAX_CONTENT_LENGTH"]), access, executor.waiting,
+                           tuple(app.config["TRUSTED_PROXIES"]), executor.gate)
+    app.wsgi_app = GatedRequests(bodies, executor.gate)  # type: ignore[method-assign]
     return app
 
 
@@ -81,43 +86,72 @@ def is_short(path: str) -> bool:
 
 
 class GatedRequests:
-    """WSGI middleware: each request runs inside the executor's gate (see engine.gate.Gate); its body was read
-    before (see bodies.BoundedBodies). A page takes a place of the worker's allowance for long requests, and is
-    answered 503 with Retry-After when there is none: a flood of searches or near-match pages, a few milliseconds
-    each, took every thread and kept lookups waiting for one (lookup median 42 ms instead of 1.2 in the soak)."""
+    """WSGI middleware, the outermost: all of a request's Python work runs inside the executor's gate (see
+    engine.gate.Gate), which the request opens while it waits (for its body, a query slot, its query child).
 
-    def __init__(self, wsgi_app: Callable[[dict, Callable[..., object]], Iterable[bytes]], gate: Gate,
-                 allowance: Allowance | None = None, log: AccessLog | None = None) -> None:
+    Refusals too: run outside the gate, a flood's 429s (660 a second) took the interpreter from the lookups
+    inside it at every one of pyoxigraph's GIL releases, and the lookup p99 went from 8 to 77 ms; inside it, they
+    take turns with the lookups like any request.
+    """
+
+    def __init__(self, wsgi_app: Callable[[dict, Callable[..., object]], Iterable[bytes]], gate: Gate) -> None:
         self.wsgi_app = wsgi_app
         self.gate = gate
+
+    def __call__(self, environ: dict, start_response: Callable[..., object]) -> list[bytes | bytearray]:
+        with self.gate.held():
+            chunks = drained(self.wsgi_app(environ, start_response))
+            # one chunk (a query's answer, as the query child sent it) goes out as it is: joined, it would be
+            # copied once more, and a worker sending a 10 MB answer held it three times
+            return chunks if len(chunks) <= 1 else [b"".join(chunks)]
+
+
+class LongPages:
+    """WSGI middleware: a page takes a place of the worker's allowance for long requests, and is answered 503
+    with Retry-After when there is none: a flood of searches or near-match pages, a few milliseconds each, took
+    every thread and kept lookups waiting for one (lookup median 42 ms instead of 1.2 in the soak)."""
+
+    def __init__(self, wsgi_app: Callable[[dict, Callable[..., object]], Iterable[bytes]],
+                 allowance: Allowance | None = None, log: AccessLog | None = None) -> None:
+        self.wsgi_app = wsgi_app
         self.allowance = allowance
         self.log = log or AccessLog(None)
 
-    def __call__(self, environ: dict, start_response: Callable[..., object]) -> list[bytes | bytearray]:
+    def __call__(self, environ: dict, start_response: Callable[..., object]) -> Iterable[bytes]:
         allowance = None if is_short(environ.get("PATH_INFO", "")) else self.allowance
-        if allowance is not None and not allowance.enter():
+        if allowance is None:
+            return self.wsgi_app(environ, start_response)
+        if not allowance.enter():
             # logged here: the soak's 942 refused pages left no line, as Flask never saw them
             self.log.write(environ.get("REQUEST_METHOD", "-"), environ.get("PATH_INFO", "-"), 503, 0.0, "-", "-")
             return wsgi_response(error_outcome(allowance.refusal()), start_response)
         try:
-            return self.run(environ, start_response)
+            return drained(self.wsgi_app(environ, start_response))  # rendered whole while its place is held
         finally:
-            if allowance is not None:
-                allowance.leave()
+            allowance.leave()
 
-    def run(self, environ: dict, start_response: Callable[..., object]) -> list[bytes | bytearray]:
-        """Answer the request inside the gate."""
-        with self.gate.held():
-            body = self.wsgi_app(environ, start_response)
-            try:
-                # one chunk (a query's answer, as the query child sent it) goes out as it is: joined, it would be
-                # copied once more, and a worker sending a 10 MB answer held it three times
-                chunks = list(body)
-                return chunks if len(chunks) == 1 else [b"".join(chunks)]
-            finally:
-                close = getattr(body, "close", None)
-                if close is not None:
-                    close()
+
+def layer(app: Flask, kind: type[T]) -> T:
+    """The middleware of type `kind` among those wrapping the app.
+
+    Raises LookupError when there is none.
+    """
+    found: object = app.wsgi_app
+    while not isinstance(found, kind):
+        found = getattr(found, "wsgi_app", None)
+        if found is None:
+            raise LookupError(f"no {kind.__name__} wraps the app")
+    return found
+
+
+def drained(body: Iterable[bytes]) -> list[bytes]:
+    """The chunks of a WSGI answer, read to its end, with the answer closed."""
+    try:
+        return list(body)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
 
 
 def start_timer() -> Response | None:

@@ -1,4 +1,4 @@
-"""Request bodies, read before a request runs: outside the executor's gate, at most a few at once per worker,
+"""Request bodies, read before a request runs: with the executor's gate open, at most a few at once per worker,
 and refused past the cap as soon as that is known.
 
 granian hands a WSGI app the body as a stream that blocks until the client has sent it. Read inside the gate, two
@@ -22,7 +22,7 @@ import contextlib
 import io
 from collections.abc import Callable, Iterable
 
-from autokg.engine.gate import Allowance
+from autokg.engine.gate import Allowance, Gate
 from autokg.engine.jobs import RETRY_LATER
 from autokg.web.access import AccessLog, client_address, wsgi_response
 from autokg.web.failures import error_outcome
@@ -48,15 +48,17 @@ def read_body(stream: object, wanted: int) -> bytes:
 
 class BoundedBodies:
     """WSGI middleware: the body of every request is read whole (at most `max_bytes`) before the app sees the
-    request, which then reads it from memory, by a thread that holds one of the `allowance` of long waits."""
+    request, which then reads it from memory, by a thread that holds one of the `allowance` of long waits and
+    opens the `gate` while it waits for the client."""
 
     def __init__(self, wsgi_app: WSGIApp, max_bytes: int, log: AccessLog, allowance: Allowance,
-                 trusted_proxies: tuple[str, ...] = ()) -> None:
+                 trusted_proxies: tuple[str, ...] = (), gate: Gate | None = None) -> None:
         self.wsgi_app = wsgi_app
         self.max_bytes = max_bytes
         self.log = log
         self.allowance = allowance
         self.trusted_proxies = trusted_proxies
+        self.gate = gate or Gate()
 
     def __call__(self, environ: dict, start_response: Callable[..., object]) -> Iterable[bytes]:
         # the outermost layer: every place this request takes from here on counts to its client's share
@@ -76,7 +78,8 @@ class BoundedBodies:
         if not self.allowance.enter():
             return self.refuse_busy(environ, start_response)
         try:
-            body = read_body(environ["wsgi.input"], wanted)
+            with self.gate.opened():
+                body = read_body(environ["wsgi.input"], wanted)
         except (OSError, ValueError, RuntimeError) as error:
             return self.refuse(environ, start_response, 400, f"The request body could not be read ({error})")
         finally:
@@ -102,7 +105,7 @@ class BoundedBodies:
             if not self.allowance.enter():
                 return self.refuse_busy(environ, start_response)
             try:
-                with contextlib.suppress(OSError, ValueError, RuntimeError):
+                with self.gate.opened(), contextlib.suppress(OSError, ValueError, RuntimeError):
                     while environ["wsgi.input"].read(CHUNK):
                         pass
             finally:
