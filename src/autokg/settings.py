@@ -137,12 +137,15 @@ SETTINGS: tuple[Setting, ...] = (
             "rendering pages: all but one of its threads), how many one client may hold at once; past it, 429 (0: all "
             "but one of them, at least 1)", "--client-threads", int, 0),
     Setting("TRUSTED_PROXIES", (), "addresses of the proxies in front, whose X-Forwarded-For names the client that "
-            "--client-threads counts (a repeated flag, or a comma-separated variable; empty: the peer is the client)",
+            "--client-threads and --client-queries count (a repeated flag, or a comma-separated variable; empty: the peer is the client)",
             "--trusted-proxy", LIST, metavar="ADDRESS"),
     Setting("QUERY_SLOTS", CPUS, "queries evaluated at once by the whole server, each in a child process; more wait "
             "within their timeout", "--query-slots", int, 1, shown="the number of CPUs, at least 2"),
     Setting("QUERY_QUEUE", CPUS, "queries that may wait for a slot, server-wide; one more is answered 503 with "
             "Retry-After at once", "--query-queue", int, 0, shown="the number of CPUs, at least 2"),
+    Setting("CLIENT_QUERIES", 0, "of the query slots and queue places that a query may take (all of them, or for a "
+            "heavy query the heavy slots and their share of the queue), how many one client's queries may hold at once, "
+            "server-wide; past it, 429 (0: half of them, at least 1)", "--client-queries", int, 0),
     Setting("QUERY_HEAVY_SLOTS", 0, "query slots that heavy queries may hold at once, so that the others stay free "
             "for cheap queries and pages (0: all but one, at least 1)", "--query-heavy-slots", int, 0),
     positive("QUERY_HEAVY_SECONDS", 1.0, "a query is heavy when it took this long or longer the last time its worker "

@@ -206,12 +206,13 @@ def test_a_query_waits_for_a_free_slot_no_longer_than_its_timeout(store):
         assert pending.result() == 503
 
 
-def holding_a_slot_in_a_child(slots: QuerySlots, release: bool) -> int:
-    """Fork a process that takes a slot and then ends (giving it back first, or not); its pid once it holds one."""
+def holding_a_slot_in_a_child(slots: QuerySlots, release: bool, client: str | None = None) -> int:
+    """Fork a process that takes a slot (for `client`) and then ends (giving it back first, or not); its pid once
+    it holds one."""
     ready_read, ready_write = os.pipe()
     pid = os.fork()
     if pid == 0:
-        slot = slots.take(1)
+        slot = slots.take(1, client=client)
         os.write(ready_write, b"1" if slot is not None else b"0")
         time.sleep(0.3)
         if release and slot is not None:
@@ -235,6 +236,24 @@ def test_slots_are_shared_with_forked_workers_and_come_back(release):
     os.waitpid(pid, 0)
     slots.give_back(theirs)
     slots.give_back(mine)
+
+
+@pytest.mark.parametrize("release", [True, False], ids=["given back", "process ended holding it"])
+def test_a_clients_share_of_the_slots_counts_its_queries_in_every_worker(release):
+    from autokg.engine.slots import ClientShareTaken
+
+    slots = QuerySlots(2, 2, per_client=1)
+    pid = holding_a_slot_in_a_child(slots, release, client="192.0.2.1")
+    with pytest.raises(ClientShareTaken):
+        slots.take(0, client="192.0.2.1")  # its query in the other worker holds its share
+    other = slots.take(0, client="198.51.100.2")
+    assert other is not None
+    os.waitpid(pid, 0)
+    mine = slots.take(0, client="192.0.2.1")  # the share came back with the other process's slot
+    assert mine is not None
+    slots.give_back(mine)
+    slots.give_back(other)
+    assert slots.held.get() == set() and slots.clients_held.get() == {}
 
 
 def test_a_slot_freed_in_this_process_goes_to_a_waiting_thread_at_once():

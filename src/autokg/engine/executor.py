@@ -21,7 +21,7 @@ from autokg.engine.jobs import RETRY_LATER, Job, Outcome, busy_outcome, run_job,
 from autokg.engine.kill_on_timeout.keeper import SlotChildren
 from autokg.engine.kill_on_timeout.wire import receive_outcome, send_message
 from autokg.engine.memory import too_much_memory
-from autokg.engine.slots import DEFAULT_HEAVY_SECONDS, DEFAULT_SLOTS, NotAdmitted, QuerySlots, QueueFull
+from autokg.engine.slots import DEFAULT_HEAVY_SECONDS, DEFAULT_SLOTS, ClientShareTaken, NotAdmitted, QuerySlots, QueueFull
 from autokg.errors import Busy
 from autokg.query.running import Queryable
 
@@ -33,7 +33,8 @@ class Executor:
     Every bound on a query is enforced here: at most `slots` evaluate at once and `queue` more wait, server-wide,
     and a query beyond those is turned away at once with 503 and Retry-After; at most `threads` of a process's
     request threads wait for a query at once (the rest stay free for cheap requests), `per_client` of them for one
-client (see Allowance); time spent waiting counts
+client (see Allowance), and `client_queries` of the slots and queue places for one client's queries, server-wide
+(see QuerySlots); time spent waiting counts
     toward the query's timeout; a child may take `memory` bytes of working memory for a job; and a query that took
     `heavy_seconds` or more when it last ran (in any worker) holds one of at most `heavy` slots at once (by
     default all but one), so that a flood of heavy queries leaves a slot to cheap ones and to pages.
@@ -44,10 +45,10 @@ client (see Allowance); time spent waiting counts
 
     def __init__(self, store: Queryable, slots: int = DEFAULT_SLOTS, gate: Gate | None = None, *,
                  queue: int | None = None, threads: int = 0, per_client: int = 0, memory: int = 0, heavy: int = 0,
-                 heavy_seconds: float = DEFAULT_HEAVY_SECONDS) -> None:
+                 heavy_seconds: float = DEFAULT_HEAVY_SECONDS, client_queries: int = 0) -> None:
         self.store = store
         self.gate = gate or Gate()
-        self.slots = QuerySlots(slots, queue, heavy or max(1, slots - 1))
+        self.slots = QuerySlots(slots, queue, heavy or max(1, slots - 1), client_queries)
         self.costs = QueryCosts(heavy_seconds)
         self.children = SlotChildren(store, slots, self.gate, memory)
         self.threads = threads
@@ -87,7 +88,9 @@ client (see Allowance); time spent waiting counts
         try:
             with self.gate.opened():
                 try:
-                    slot = self.slots.take(timeout, heavy, admit)
+                    slot = self.slots.take(timeout, heavy, admit, self.waiting.served() if self.waiting else None)
+                except ClientShareTaken as taken:
+                    return text_outcome(429, client_queries_taken(taken, self.slots.count, self.slots.queue), RETRY_LATER)
                 except QueueFull:
                     return busy_outcome(f"All {self.slots.count} query slots of this server and the {self.slots.queue} "
                                         f"places of their queue are taken{self.heavy_note(last, heavy)}: try again in a few seconds")
@@ -147,3 +150,10 @@ client (see Allowance); time spent waiting counts
             if status is not None and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGABRT and self.children.memory:
                 return text_outcome(422, too_much_memory(self.children.memory))
             return text_outcome(500, "The query process died while answering; a new one has been started")
+
+
+def client_queries_taken(taken: ClientShareTaken, slots: int, queue: int) -> str:
+    """What a client turned away because its queries hold their share of the server's slots and queue is told."""
+    kind = "heavy queries (of those that took long when they last ran)" if taken.heavy else "queries"
+    return (f"Your {kind} already hold {taken.share} of this server's {slots} query slots and {queue} places in their "
+            f"queue, as many as one client's may: wait for their answers")

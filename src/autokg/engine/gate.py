@@ -101,6 +101,10 @@ class Allowance:
         """Name the client whose request this thread now serves (None: no one in particular)."""
         self.local.client = client
 
+    def served(self) -> str | None:
+        """The client this thread now serves (None: no one in particular)."""
+        return getattr(self.local, "client", None)
+
     def enter(self) -> bool:
         """Take a place for this thread (True if it already holds one); False when all are taken, or when this
         thread's client holds its share of them (`refusal` says which)."""

@@ -42,7 +42,8 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     limits = {"queue": int(app.config["QUERY_QUEUE"]), "threads": threads,
               "per_client": int(app.config["CLIENT_THREADS"]) or max(1, threads - 1),
               "memory": int(app.config["QUERY_MEMORY"]) * MIB or default_query_memory(slots),
-              "heavy": int(app.config["QUERY_HEAVY_SLOTS"]), "heavy_seconds": float(app.config["QUERY_HEAVY_SECONDS"])}
+              "heavy": int(app.config["QUERY_HEAVY_SLOTS"]), "heavy_seconds": float(app.config["QUERY_HEAVY_SECONDS"]),
+              "client_queries": int(app.config["CLIENT_QUERIES"])}
     if app.config["BACKEND"]:
         # the backend's answer may be bigger than ours (JSON against CSV, say), so read up to 4 times the cap
         app.extensions["autokg"] = backend_dataset(str(app.config["BACKEND"]), float(app.config["TIMEOUT"]),
