@@ -145,7 +145,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Retry-After at once", "--query-queue", int, 0, shown="the number of CPUs, at least 2"),
     Setting("CLIENT_QUERIES", 0, "of the query slots and queue places that a query may take (all of them, or for a "
             "heavy query the heavy slots and their share of the queue), how many one client's queries may hold at once, "
-            "server-wide; past it, 429 (0: half of them, at least 1)", "--client-queries", int, 0),
+            "server-wide; past it, 429 (0: no share, a client's queries may take them all)", "--client-queries", int, 0),
     Setting("QUERY_HEAVY_SLOTS", 0, "query slots that heavy queries may hold at once, so that the others stay free "
             "for cheap queries and pages (0: all but one, at least 1)", "--query-heavy-slots", int, 0),
     positive("QUERY_HEAVY_SECONDS", 1.0, "a query is heavy when it took this long or longer the last time its worker "

@@ -57,7 +57,7 @@ def test_no_more_threads_than_allowed_wait_for_queries(store):
 
 
 def test_one_clients_queries_hold_at_most_its_share_of_the_slots_and_queue(store):
-    with running_executor(store, slots=1, queue=2, threads=4, per_client=4) as runner:
+    with running_executor(store, slots=1, queue=2, threads=4, per_client=4, client_queries=1) as runner:
         def run(client: str, query: str, timeout: float):
             runner.waiting.serve(client)
             return runner.run(Job(query, "text/csv", None), timeout)
@@ -65,7 +65,7 @@ def test_one_clients_queries_hold_at_most_its_share_of_the_slots_and_queue(store
         with ThreadPoolExecutor(max_workers=2) as pool:
             running = pool.submit(run, "192.0.2.1", SLOW, 2)
             threading.Event().wait(0.3)
-            turned_away = run("192.0.2.1", QUICK, 30)  # at once: its share of 3 places is 1
+            turned_away = run("192.0.2.1", QUICK, 30)  # at once: its share of the 3 places is 1
             assert turned_away.status == 429 and ("Retry-After", "2") in turned_away.headers
             assert b"Your queries already hold 1 of this server's 1 query slots and 2 places" in turned_away.body
             waiting = pool.submit(run, "198.51.100.2", QUICK, 30)  # another client waits in the queue

@@ -44,14 +44,16 @@ class QuerySlots:
     this process's own are tracked here as well. A heavy query takes one of `heavy` tokens (more bytes of the file)
     before its slot, and gives it back with the slot.
 
-    One client's queries hold at most `per_client` of the slots and queue places their kind may take (by default
-    half, at least 1): one address's flood of heavy queries held the heavy slot and the heavy queue places, and
-    62 of 91 competency queries of other clients got 503. A client takes one byte of its own range, found by a
-    hash of its name in `CLIENT_RANGES` ranges, so two clients whose names fall in the same range share one share.
+    With `per_client`, one client's queries hold at most that many of the slots and queue places their kind may
+    take (all of them, or the heavy slots and their share of the queue): one address's flood of heavy queries
+    held the heavy slot and its queue place, and 62 of 91 competency queries of other clients got 503. A client
+    takes one byte of its own range, found by a hash of its name in `CLIENT_RANGES` ranges, so two clients whose
+    names fall in the same range share one share. Off by default: one client's 16 connections of the competency
+    mix got 2.98 answers a second with it (1 heavy, 2 cheap), 22 without (bench/endpoint.py, 100k).
 
-    >>> slots = QuerySlots(2, 2, heavy=1)
+    >>> slots = QuerySlots(2, 2, heavy=1, per_client=2)
     >>> slots.client_share(heavy=False), slots.client_share(heavy=True)
-    (2, 1)
+    (2, 2)
     >>> first = slots.take(1, client="192.0.2.1")
     >>> second = slots.take(1, client="192.0.2.1")
     >>> slots.take(0.01, client="192.0.2.1")
@@ -90,9 +92,10 @@ class QuerySlots:
         self.clients_held: PerProcess[dict[int, int]] = PerProcess(dict)  # slot -> the client's byte taken with it
 
     def client_share(self, heavy: bool) -> int:
-        """How many of the slots and queue places a query of this kind may take one client's queries hold at once."""
+        """How many of the slots and queue places a query of this kind may take one client's queries hold at once
+        (all of them without `per_client`)."""
         pool = self.heavy + len(self.heavy_places) if heavy else self.count + self.queue
-        return min(self.per_client, pool) or max(1, pool // 2)
+        return min(self.per_client, pool) or pool
 
     def take(self, timeout: float, heavy: bool = False, admit: Callable[[], bool] = lambda: True,
              client: str | None = None) -> int | None:
@@ -106,7 +109,7 @@ class QuerySlots:
         """
         with self.freed:
             held = self.held.get()
-            if client is None:
+            if client is None or not self.per_client:
                 return self.take_slot(timeout, heavy, admit, held)
             share = self.client_share(heavy)
             start = self.client_bytes[heavy] + zlib.crc32(client.encode()) % self.CLIENT_RANGES * share
