@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import threading
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -289,6 +290,26 @@ def test_retry_after_comes_with_a_shed_query(server):
     assert all((status == 429) == body.startswith(b"Your ") for status, _, body in answers), answers
     assert all((retry == "2") != (b"ran longer than" in body) for _, retry, body in answers), answers
     assert sum(retry == "2" for _, retry, _ in answers) >= 4
+
+
+def test_one_clients_queries_hold_at_most_client_queries_of_the_slots_in_every_worker():
+    cheap = "/sparql?" + urllib.parse.urlencode({"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"})
+    heavy = "/sparql?" + urllib.parse.urlencode({"query": CROSS_PRODUCT})
+
+    def ask(base: str, path: str, client: str):
+        return raw(base, "GET", path, None, {"Accept": "text/csv", "X-Forwarded-For": client}, 15, source=PROXY)
+
+    with serving("--workers", "2", "--query-slots", "2", "--query-queue", "2", "--timeout", "4", "--client-queries", "1",
+                 "--trusted-proxy", PROXY, log_name="client-queries-server.log") as base:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            running = pool.submit(ask, base, heavy, "192.0.2.1")
+            threading.Event().wait(0.5)
+            # whichever worker takes it, the first query holds the client's one place
+            status, headers, body = ask(base, cheap, "192.0.2.1")
+            assert status == 429 and b"Your queries already hold 1 of this server's 2 query slots" in body
+            assert ask(base, cheap, "198.51.100.2")[0] == 200  # another client's query is answered meanwhile
+            assert running.result()[0] == 503  # the cross product ran to its timeout
+        assert ask(base, cheap, "192.0.2.1")[0] == 200  # and its place came back
 
 
 def slots_free(base: str) -> bool:

@@ -22,7 +22,7 @@ from autokg.engine.kill_on_timeout.keeper import SlotChildren
 from autokg.engine.kill_on_timeout.wire import receive_outcome, send_message
 from autokg.engine.memory import too_much_memory
 from autokg.engine.slots import DEFAULT_HEAVY_SECONDS, DEFAULT_SLOTS, ClientShareTaken, NotAdmitted, QuerySlots, QueueFull
-from autokg.errors import Busy
+from autokg.errors import Busy, ClientBusy
 from autokg.query.running import Queryable
 
 
@@ -90,13 +90,12 @@ client (see Allowance), and `client_queries` of the slots and queue places for o
                 try:
                     slot = self.slots.take(timeout, heavy, admit, self.waiting.served() if self.waiting else None)
                 except ClientShareTaken as taken:
-                    return text_outcome(429, client_queries_taken(taken, self.slots.count, self.slots.queue), RETRY_LATER)
+                    return refused(ClientBusy(client_queries_taken(taken, self.slots.count, self.slots.queue)))
                 except QueueFull:
                     return busy_outcome(f"All {self.slots.count} query slots of this server and the {self.slots.queue} "
                                         f"places of their queue are taken{self.heavy_note(last, heavy)}: try again in a few seconds")
                 except NotAdmitted:
-                    refusal = self.waiting.refusal() if self.waiting else Busy(LONG_REQUESTS_BUSY)
-                    return text_outcome(refusal.status, str(refusal), RETRY_LATER)
+                    return refused(self.waiting.refusal() if self.waiting else Busy(LONG_REQUESTS_BUSY))
             if slot is None:
                 return busy_outcome(f"{self.slots.count} other queries kept this server busy for {timeout:g} s"
                                     f"{self.heavy_note(last, heavy)}: try again later")
@@ -157,3 +156,8 @@ def client_queries_taken(taken: ClientShareTaken, slots: int, queue: int) -> str
     kind = "heavy queries (of those that took long when they last ran)" if taken.heavy else "queries"
     return (f"Your {kind} already hold {taken.share} of this server's {slots} query slots and {queue} places in their "
             f"queue, as many as one client's may: wait for their answers")
+
+
+def refused(refusal: Busy) -> Outcome:
+    """The answer to a query turned away at once, which may be asked again after RETRY_AFTER_SECONDS."""
+    return text_outcome(refusal.status, str(refusal), RETRY_LATER)
